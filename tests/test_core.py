@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import random
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
-matplotlib.use("Agg")
-
-import utils  # noqa: E402
-from utils.runtime import RECORD_MIME, SMOKE_ENV  # noqa: E402
+import utils
+from utils.runtime import RECORD_MIME, SMOKE_ENV
 
 
 def _draws() -> tuple[float, float, list[float]]:
@@ -117,7 +115,7 @@ def test_plot_helpers_draw_what_they_are_given() -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
     fig, axes = utils.new_figure(2, 1)
     assert axes.shape == (1, 2)
-    matplotlib.pyplot.close("all")
+    plt.close("all")
 
 
 # Bad input gets a clear error naming the argument (and the allowed values where there is a list).
