@@ -113,7 +113,7 @@ def test_plot_helpers_draw_what_they_are_given() -> None:
     assert [line.get_label() for line in ax.get_lines()] == ["train", "val"]
     ax = utils.plot_heatmap(torch.eye(3), row_labels=["a", "b", "c"], col_labels=["x", "y", "z"])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
-    fig, axes = utils.new_figure(2, 1)
+    _fig, axes = utils.new_figure(2, 1)
     assert axes.shape == (1, 2)
     plt.close("all")
 

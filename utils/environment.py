@@ -38,7 +38,7 @@ def pinned_versions(requirements: Path = REQUIREMENTS_FILE) -> dict[str, str]:
 
 
 def package_report(packages: Iterable[str] | None = None) -> list[dict[str, str]]:
-    """One row per distribution name in `packages` (default: the core set): installed version, the course's pin, and a status with the fix if it is missing.
+    """One row per distribution in `packages` (default: the core set): installed version, pin, status and fix.
 
     A version that differs from the pin is a warning, not an error: Colab keeps its own torch, for example.
     """
