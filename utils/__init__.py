@@ -1,16 +1,36 @@
 """The course's shared helpers. Notebooks do `from utils import ...`; each concept lives in its own module."""
 
 from .checks import check_answer, compare
+from .data import (
+    DATASETS,
+    data_dir,
+    describe_datasets,
+    load_austen,
+    load_austen_text,
+    load_package_summaries,
+    load_preference_pairs,
+    load_rotten_tomatoes,
+    load_wordnet_instructions,
+)
 from .device import get_device
 from .plotting import new_figure, plot_heatmap, plot_loss_curves
 from .reproducibility import set_seed
 from .runtime import by_mode, read_records, record, smoke_mode
 
 __all__ = [
+    "DATASETS",
     "by_mode",
     "check_answer",
     "compare",
+    "data_dir",
+    "describe_datasets",
     "get_device",
+    "load_austen",
+    "load_austen_text",
+    "load_package_summaries",
+    "load_preference_pairs",
+    "load_rotten_tomatoes",
+    "load_wordnet_instructions",
     "new_figure",
     "plot_heatmap",
     "plot_loss_curves",
