@@ -1,0 +1,105 @@
+"""Shared fixtures for the notebook tests.
+
+* `repo_root`, `notebooks_dir`, `template_notebook`: paths; `notebook_runner` and `strip`: the two
+  scripts in scripts/, imported as modules.
+* A test that takes a `numbered_notebook` argument runs once per numbered notebook (notebooks/**/NN-*.ipynb,
+  found by glob, sorted; the test id is the path under notebooks/). `any_notebook` adds the template and any
+  other notebook under notebooks/. New notebooks are picked up automatically.
+* `run_notebook(path, ...)`: executes a notebook with papermill in smoke mode, in its own folder, and returns
+  a `RunResult` (seconds, peak RAM, error, records). The same code runs `scripts/run_notebooks.py`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+TEMPLATE = NOTEBOOKS_DIR / "_template.ipynb"
+SMOKE_BUILD_DIR = REPO_ROOT / "build" / "smoke"
+CELL_TIMEOUT_S = 300  # a hung cell fails the test instead of blocking the run forever
+
+
+def load_script(name: str) -> ModuleType:
+    """Import scripts/<name>.py as module `name` (scripts/ is not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+runner = load_script("run_notebooks")
+
+
+def all_notebooks() -> list[Path]:
+    """Every notebook under notebooks/ (numbered ones, the template, anything else), sorted."""
+    found = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    return sorted(found, key=lambda p: p.relative_to(NOTEBOOKS_DIR).as_posix())
+
+
+def notebook_id(path: Path) -> str:
+    return path.relative_to(NOTEBOOKS_DIR).as_posix()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "numbered_notebook" in metafunc.fixturenames:
+        found = runner.numbered_notebooks(NOTEBOOKS_DIR)
+        metafunc.parametrize("numbered_notebook", found, ids=[notebook_id(p) for p in found])
+    if "any_notebook" in metafunc.fixturenames:
+        found = all_notebooks()
+        metafunc.parametrize("any_notebook", found, ids=[notebook_id(p) for p in found])
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def notebooks_dir() -> Path:
+    return NOTEBOOKS_DIR
+
+
+@pytest.fixture(scope="session")
+def notebook_runner() -> ModuleType:
+    """scripts/run_notebooks.py as a module: `execute_notebook`, `numbered_notebooks`, `netns_wrapper`, ..."""
+    return runner
+
+
+@pytest.fixture(scope="session")
+def strip() -> ModuleType:
+    """scripts/strip_notebooks.py as a module: `strip_notebook`, `strip_text`, `keeps_outputs`, ..."""
+    return load_script("strip_notebooks")
+
+
+@pytest.fixture(scope="session")
+def template_notebook() -> Path:
+    assert TEMPLATE.is_file(), f"the notebook template {TEMPLATE} is missing"
+    return TEMPLATE
+
+
+@pytest.fixture
+def run_notebook(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """Return `run(path, output=None, *, wrapper=None)`: execute a notebook in smoke mode, get a RunResult.
+
+    The kernel inherits this process's environment, so smoke mode is switched on here. The executed copy goes
+    to build/smoke/<path under notebooks/> unless `output` is given; `wrapper` (see
+    `run_notebooks.netns_wrapper`) runs papermill through another command, e.g. in a namespace with no network.
+    """
+    monkeypatch.setenv(runner.SMOKE_ENV, "1")
+
+    def run(path: Path, output: Path | None = None, *, wrapper: runner.Wrapper | None = None) -> runner.RunResult:
+        output = output or SMOKE_BUILD_DIR / runner.relative_name(path)
+        return runner.execute_notebook(path, output, timeout=CELL_TIMEOUT_S, wrapper=wrapper)
+
+    return run
