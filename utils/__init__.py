@@ -1,5 +1,6 @@
 """The course's shared helpers. Notebooks do `from utils import ...`; each concept lives in its own module."""
 
+from .chat import chat_reply
 from .checks import check_answer, compare
 from .data import (
     DATASETS,
@@ -13,20 +14,40 @@ from .data import (
     load_wordnet_instructions,
 )
 from .device import get_device
+from .embeddings import cosine_similarity, embed_sentences
+from .models import (
+    AssetMissingError,
+    asset_path,
+    asset_status,
+    cache_dir,
+    chat_model_info,
+    load_chat_model,
+    load_encoder,
+)
 from .plotting import new_figure, plot_heatmap, plot_loss_curves
 from .reproducibility import set_seed
 from .runtime import by_mode, read_records, record, smoke_mode
 
 __all__ = [
     "DATASETS",
+    "AssetMissingError",
+    "asset_path",
+    "asset_status",
     "by_mode",
+    "cache_dir",
+    "chat_model_info",
+    "chat_reply",
     "check_answer",
     "compare",
+    "cosine_similarity",
     "data_dir",
     "describe_datasets",
+    "embed_sentences",
     "get_device",
     "load_austen",
     "load_austen_text",
+    "load_chat_model",
+    "load_encoder",
     "load_package_summaries",
     "load_preference_pairs",
     "load_rotten_tomatoes",
