@@ -118,6 +118,11 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         # cosine similarity of two related sentences, clearly above that of two unrelated ones
         "encoder_similarity_related": all_of(between(0.3, 1.0), greater_than("encoder_similarity_unrelated", 0.1)),
         "encoder_similarity_unrelated": (-0.3, 0.6),
+        "missing_pieces": equals(0),
+        "chat_model_params_millions": (134.0, 135.0),  # SmolLM2-135M-Instruct: 134.5M
+        "chat_load_seconds": (0.0, 40.0),  # first load converts the GGUF (about 20 s); later loads about 1 s
+        "reply_tokens": (1, None),
+        "tokens_per_second": (1.0, None),
     },
 }
 

@@ -63,9 +63,8 @@ def test_by_mode_picks_the_value_for_the_current_mode(monkeypatch: pytest.Monkey
     assert utils.by_mode(full=500, smoke=5) == 500
 
 
-def test_record_stores_plain_values_and_returns_the_input() -> None:
-    value = torch.tensor(1.25)
-    assert utils.record("test_loss", value) is value
+def test_record_stores_plain_values() -> None:
+    utils.record("test_loss", torch.tensor(1.25))
     assert utils.runtime.RECORDS["test_loss"] == 1.25
     utils.record("test_table", {"a": [1, 2.5], "b": np.float64(3.0)})
     assert utils.runtime.RECORDS["test_table"] == {"a": [1, 2.5], "b": 3.0}
@@ -100,12 +99,27 @@ def test_compare_reports_agreement_and_shape_mismatch(capsys: pytest.CaptureFixt
 
 
 def test_check_answer_says_right_or_wrong(capsys: pytest.CaptureFixture[str]) -> None:
-    assert utils.check_answer("ex1", 0.5, 0.5)
+    utils.check_answer("ex1", 0.5, 0.5)
     assert "correct" in capsys.readouterr().out
-    assert not utils.check_answer("ex2", [1, 2], [1, 3])
+    utils.check_answer("ex2", [1, 2], [1, 3])
     assert "not yet" in capsys.readouterr().out
-    assert utils.check_answer("ex3", "the", "the")
-    assert utils.check_answer("ex4", {"a": 1}, {"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("got", "expected", "right"),
+    [
+        ("the", "the", True),
+        ("The", "the", False),
+        ({"a": 1}, {"a": 1}, True),
+        (None, "task", False),
+        (torch.tensor([1.0, 2.0]), [1.0, 2.00001], True),
+        ([1, 2], [1, 3], False),
+        ([1, 2], [1, 2, 3], False),
+        (1, 1, True),
+    ],
+)
+def test_is_correct_compares_like_a_teacher(got, expected, right) -> None:
+    assert utils.is_correct(got, expected) is right
 
 
 def test_plot_helpers_draw_what_they_are_given() -> None:

@@ -1,7 +1,7 @@
 """The course's shared helpers. Notebooks do `from utils import ...`; each concept lives in its own module."""
 
 from .chat import chat_reply
-from .checks import check_answer, compare
+from .checks import check_answer, compare, is_correct
 from .data import (
     DATASETS,
     data_dir,
@@ -44,6 +44,7 @@ __all__ = [
     "describe_datasets",
     "embed_sentences",
     "get_device",
+    "is_correct",
     "load_austen",
     "load_austen_text",
     "load_chat_model",

@@ -41,19 +41,22 @@ def compare(name: str, got: Any, expected: Any, *, atol: float = 1e-5, verbose: 
     return approx
 
 
-def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) -> bool:
-    """Tell the learner whether an exercise answer is right; numbers and arrays compare within `atol`."""
+def is_correct(got: Any, expected: Any, *, atol: float = 1e-4) -> bool:
+    """True when `got` equals `expected`: exactly for strings, bools, None and containers of those;
+    within `atol` for numbers, arrays and tensors (shapes must match)."""
+    if isinstance(expected, str | bool | dict | set | frozenset) or expected is None:
+        return got == expected
+    try:
+        a, b = _as_array("got", got), _as_array("expected", expected)
+    except TypeError:
+        return got == expected
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=0))
+
+
+def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) -> None:
+    """Print whether an exercise answer is right (see `is_correct` for how answers are compared)."""
     require_type("exercise", exercise, str)
-    if isinstance(expected, str | bool) or expected is None or isinstance(expected, dict | set | frozenset):
-        ok = got == expected
-    else:
-        try:
-            a, b = _as_array("got", got), _as_array("expected", expected)
-            ok = a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=0))
-        except TypeError:
-            ok = got == expected
-    if ok:
+    if is_correct(got, expected, atol=atol):
         print(f"✅ {exercise}: correct.")
     else:
         print(f"❌ {exercise}: not yet. Got {got!r}; look again at the hint above and try once more.")
-    return ok

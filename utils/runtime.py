@@ -67,8 +67,8 @@ def _jsonable(value: Any) -> Any:
     )
 
 
-def record(name: str, value: Any) -> Any:
-    """Record a result under `name` in this process and in the notebook's output; return `value`.
+def record(name: str, value: Any) -> None:
+    """Record a result under `name` in this process and in the notebook's output.
 
     The cell shows `name = value`; the machine-readable copy sits beside it in the cell output.
     """
@@ -81,11 +81,10 @@ def record(name: str, value: Any) -> Any:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython is always installed with the course
-        return value
+        return
     if get_ipython() is not None:
         shown = f"{clean:.4g}" if isinstance(clean, float) else repr(clean)
         display({"text/plain": f"{name} = {shown}", RECORD_MIME: {"name": name, "value": clean}}, raw=True)
-    return value
 
 
 def read_records(notebook: str | os.PathLike[str]) -> dict[str, Any]:
