@@ -34,11 +34,11 @@ from typing import Any
 
 import psutil
 
+from utils.runtime import SMOKE_ENV, read_records
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
-SMOKE_ENV = "LLM_COURSE_SMOKE"  # the same name as utils.runtime.SMOKE_ENV (not imported: no torch needed here)
-RECORD_MIME = "application/vnd.llm-course.record+json"  # = utils.runtime.RECORD_MIME
 KERNEL_NAME = "python3"
 NUMBERED = re.compile(r"^\d\d")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -157,12 +157,9 @@ def _read_outcome(executed: Path) -> tuple[dict[str, Any], str | None, str]:
         nb = json.loads(executed.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}, None, ""
-    records: dict[str, Any] = {}
+    records = read_records(executed)
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
-            payload = out.get("data", {}).get(RECORD_MIME)
-            if payload is not None:
-                records[payload["name"]] = payload["value"]
             if out.get("output_type") == "error":
                 ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
                 error = f"{ename}: {_first_line(evalue)}" if _first_line(evalue) else ename
