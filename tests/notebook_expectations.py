@@ -124,6 +124,25 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "reply_tokens": (1, None),
         "tokens_per_second": (1.0, None),
     },
+    # Self-attention: hand-made toy attention, softmax saturation, causal mask, multi-head vs torch, real maps.
+    "03-self-attention": {
+        "toy_taught_on_nouns": (0.7, 0.8),  # hand-made weights: 16 / 21 = 0.76
+        "sdpa_max_diff": (0.0, 1e-5),
+        "mha_max_diff": (0.0, 1e-5),
+        "saturation_max_weight_unscaled": all_of(between(0.8, 1.0), greater_than("saturation_max_weight_scaled", 0.3)),
+        "saturation_max_weight_scaled": (0.1, 0.5),
+        "saturation_score_std_unscaled": (15.0, 35.0),  # about sqrt(512) = 22.6 in smoke mode
+        "saturation_score_std_scaled": (0.8, 1.2),
+        "causal_future_weight": equals(0),
+        "permutation_max_diff": (0.0, 1e-5),
+        "the_gap_with_positions": (0.01, None),
+        "encoder_layers": equals(6),
+        "encoder_heads": equals(12),
+        "chat_future_attention": equals(0),
+        "chat_first_token_share": (0.0, 1.0),
+        "rnn_over_attention_mid": (1.0, None),  # n = 64 in smoke mode: the loop is several times slower
+        "rnn_over_attention_longest": (0.0, None),
+    },
 }
 
 

@@ -1,5 +1,6 @@
 """The course's shared helpers. Notebooks do `from utils import ...`; each concept lives in its own module."""
 
+from .attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
 from .chat import chat_reply
 from .checks import check_answer, compare, is_correct
 from .data import (
@@ -25,16 +26,19 @@ from .models import (
     load_encoder,
 )
 from .plotting import new_figure, plot_heatmap, plot_loss_curves
+from .positional import sinusoidal_positional_encoding
 from .reproducibility import set_seed
 from .runtime import by_mode, read_records, record, smoke_mode
 
 __all__ = [
     "DATASETS",
     "AssetMissingError",
+    "MultiHeadAttention",
     "asset_path",
     "asset_status",
     "by_mode",
     "cache_dir",
+    "causal_mask",
     "chat_model_info",
     "chat_reply",
     "check_answer",
@@ -58,6 +62,8 @@ __all__ = [
     "plot_loss_curves",
     "read_records",
     "record",
+    "scaled_dot_product_attention",
     "set_seed",
+    "sinusoidal_positional_encoding",
     "smoke_mode",
 ]
