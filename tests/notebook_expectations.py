@@ -124,6 +124,27 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "reply_tokens": (1, None),
         "tokens_per_second": (1.0, None),
     },
+    # Tokenization: word/char/subword, byte-level BPE from scratch vs HF tokenizers and SentencePiece, real ones.
+    "01-tokenization": {
+        "word_vocab_size": (1000, 100_000),
+        "char_vocab_size": (30, 300),
+        "word_oov_count": (1, 11),  # "student", "Create", "Tokens" are not in Austen
+        "bpe_vocab_size": (300, 100_000),
+        "bpe_roundtrip_ok": equals(True),
+        "bpe_tokens_per_word": (1.0, 3.0),
+        "hf_tokens_per_word": (1.0, 3.0),
+        "bpe_vs_hf_compression": (0.8, 1.25),
+        "spm_bpe_tokens_per_word": (1.0, 3.5),
+        "spm_unigram_tokens_per_word": (1.0, 3.5),
+        "spm_roundtrip_exact": equals(False),  # SentencePiece collapses runs of whitespace
+        "smollm2_vocab_size": equals(49152),
+        "minilm_vocab_size": equals(30522),
+        "tokens_per_word_bytes": all_of(between(3.0, 8.0), greater_than("tokens_per_word_largest_vocab", 1.0)),
+        "tokens_per_word_largest_vocab": (1.0, 3.0),
+        "train_seconds_ours": (0.0, 30.0),
+        "train_seconds_hf": (0.0, 30.0),
+        "bpe_train_time_ratio": (0.02, 30.0),
+    },
     # Self-attention: hand-made toy attention, softmax saturation, causal mask, multi-head vs torch, real maps.
     "03-self-attention": {
         "toy_taught_on_nouns": (0.7, 0.8),  # hand-made weights: 16 / 21 = 0.76

@@ -29,10 +29,12 @@ from .plotting import new_figure, plot_heatmap, plot_loss_curves
 from .positional import sinusoidal_positional_encoding
 from .reproducibility import set_seed
 from .runtime import by_mode, read_records, record, smoke_mode
+from .tokenization import BPETokenizer
 
 __all__ = [
     "DATASETS",
     "AssetMissingError",
+    "BPETokenizer",
     "MultiHeadAttention",
     "asset_path",
     "asset_status",
