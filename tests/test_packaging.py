@@ -44,3 +44,11 @@ def test_makefile_installs_torch_pin_in_the_same_pip_call_as_the_rest() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"pip install[^\n]*-r requirements\.txt -e \.", makefile)
     assert re.search(r"pip install[^\n]*--no-deps -r requirements-assets\.txt", makefile)
+
+
+def test_readme_table_links_every_numbered_notebook() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- notebook-table:start -->", 1)[1].split("<!-- notebook-table:end -->", 1)[0]
+    for notebook in sorted((ROOT / "notebooks").rglob("[0-9][0-9]-*.ipynb")):
+        link = f"(notebooks/{notebook.relative_to(ROOT / 'notebooks').as_posix()})"
+        assert link in table, f"README.md has no row for {link}; run `python scripts/update_readme.py`"

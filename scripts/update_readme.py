@@ -1,0 +1,92 @@
+"""Rewrite the notebook table in README.md from the measured run reports.
+
+    python scripts/run_notebooks.py            # full mode  -> build/run-report.json
+    python scripts/run_notebooks.py --smoke    # smoke mode -> build/smoke/run-report.json
+    python scripts/update_readme.py            # table between the README's notebook-table markers
+
+Numbers in the table are only ever copied from those reports; a notebook missing from a report shows "-".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from run_notebooks import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT, numbered_notebooks, relative_name
+
+README = REPO_ROOT / "README.md"
+START, END = "<!-- notebook-table:start -->", "<!-- notebook-table:end -->"
+COLAB = "https://colab.research.google.com/github/llm-course/llm-course/blob/main/notebooks/"
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def _report_rows(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    return {row["notebook"]: row for row in json.loads(path.read_text())["rows"] if row["status"] == "ok"}
+
+
+def _title_and_promise(notebook: Path) -> tuple[str, str]:
+    """The notebook's title (without its number) and its one-line promise (the first paragraph after it)."""
+    first = json.loads(notebook.read_text())["cells"][0]
+    lines = "".join(first["source"]).splitlines()
+    title = re.sub(r"^#\s*\d+\s*·\s*", "", lines[0]).strip()
+    paragraph: list[str] = []
+    for line in lines[1:]:
+        if line.strip():
+            paragraph.append(line.strip())
+        elif paragraph:
+            break
+    return title, " ".join(paragraph)
+
+
+def _seconds(row: dict | None) -> str:
+    return "-" if row is None else f"{row['seconds']:.0f} s"
+
+
+def build_table(full: dict[str, dict], smoke: dict[str, dict]) -> str:
+    """Markdown table: number, title, promise, full and smoke seconds, peak RAM (full run), Colab badge."""
+    lines = [
+        "| # | notebook | what you will do | full run | smoke run | peak RAM | Colab |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for notebook in numbered_notebooks():
+        name = relative_name(notebook)
+        title, promise = _title_and_promise(notebook)
+        row_full, row_smoke = full.get(name), smoke.get(name)
+        ram = "-" if row_full is None else f"{row_full['peak_mib'] / 1024:.1f} GiB"
+        link = f"[{title}](notebooks/{name})"
+        badge = f"[![Open In Colab]({BADGE})]({COLAB}{name})"
+        number = notebook.name[:2]
+        lines.append(
+            f"| {number} | {link} | {promise} | {_seconds(row_full)} | {_seconds(row_smoke)} | {ram} | {badge} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date; write nothing")
+    args = parser.parse_args(argv)
+    text = README.read_text()
+    if START not in text or END not in text:
+        print(f"README.md must contain the markers {START} and {END}.", file=sys.stderr)
+        return 2
+    table = build_table(
+        _report_rows(BUILD_DIR / "run-report.json"), _report_rows(BUILD_DIR / "smoke" / "run-report.json")
+    )
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{table}\n{END}{tail}"
+    if args.check:
+        return 0 if new == text else 1
+    README.write_text(new)
+    print(f"README.md table updated for {len(numbered_notebooks(NOTEBOOKS_DIR))} notebooks.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
