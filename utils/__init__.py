@@ -16,6 +16,8 @@ from .data import (
 )
 from .device import get_device
 from .embeddings import cosine_similarity, embed_sentences
+from .gpt import GPT, DecoderBlock, EncoderBlock, GPTConfig
+from .llama import LlamaDecoder
 from .models import (
     AssetMissingError,
     asset_path,
@@ -33,8 +35,13 @@ from .tokenization import BPETokenizer
 
 __all__ = [
     "DATASETS",
+    "GPT",
     "AssetMissingError",
     "BPETokenizer",
+    "DecoderBlock",
+    "EncoderBlock",
+    "GPTConfig",
+    "LlamaDecoder",
     "MultiHeadAttention",
     "asset_path",
     "asset_status",
