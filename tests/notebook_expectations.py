@@ -145,6 +145,22 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "train_seconds_hf": (0.0, 30.0),
         "bpe_train_time_ratio": (0.02, 30.0),
     },
+    # Embeddings and positions: lookup = one-hot product, MiniLM word similarities, sinusoidal properties, RoPE.
+    "02-embeddings-and-positional-encoding": {
+        "onehot_lookup_max_diff": (0.0, 1e-6),
+        "cos_teacher_student": all_of(between(0.3, 1.0), greater_than("cos_teacher_banana", 0.1)),  # 0.66 vs 0.30
+        "cos_teacher_banana": (-0.3, 0.6),
+        "pca_explained_2d": (0.1, 1.0),
+        "pe_loop_max_diff": (0.0, 1e-5),
+        "pe_min_pairwise_distance": (0.1, None),  # every position distinct (1.47 for 128 positions, d = 64)
+        "pe_rotation_max_error": (0.0, 1e-5),  # PE(pos + k) = M_k PE(pos) up to float32 rounding
+        "pe_dot_offset_1": all_of(between(0.5, 1.0), greater_than("pe_dot_far_mean", 0.1)),
+        "pe_dot_far_mean": (-1.0, 1.0),
+        "minilm_max_positions": equals(512),
+        "smollm2_rope_theta": equals(100000.0),
+        "rope_vs_transformers_max_diff": (0.0, 1e-5),
+        "rope_same_offset_max_spread": (0.0, 1e-4),
+    },
     # Self-attention: hand-made toy attention, softmax saturation, causal mask, multi-head vs torch, real maps.
     "03-self-attention": {
         "toy_taught_on_nouns": (0.7, 0.8),  # hand-made weights: 16 / 21 = 0.76
