@@ -14,6 +14,7 @@ from .data import (
     load_rotten_tomatoes,
     load_wordnet_instructions,
 )
+from .decoding import beam_search, greedy_decode, sample_next_token, top_k_filter, top_p_filter
 from .device import get_device
 from .embeddings import cosine_similarity, embed_sentences
 from .gpt import GPT, DecoderBlock, EncoderBlock, GPTConfig
@@ -45,6 +46,7 @@ __all__ = [
     "MultiHeadAttention",
     "asset_path",
     "asset_status",
+    "beam_search",
     "by_mode",
     "cache_dir",
     "causal_mask",
@@ -57,6 +59,7 @@ __all__ = [
     "describe_datasets",
     "embed_sentences",
     "get_device",
+    "greedy_decode",
     "is_correct",
     "load_austen",
     "load_austen_text",
@@ -71,8 +74,11 @@ __all__ = [
     "plot_loss_curves",
     "read_records",
     "record",
+    "sample_next_token",
     "scaled_dot_product_attention",
     "set_seed",
     "sinusoidal_positional_encoding",
     "smoke_mode",
+    "top_k_filter",
+    "top_p_filter",
 ]
