@@ -180,6 +180,23 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "rnn_over_attention_mid": (1.0, None),  # n = 64 in smoke mode: the loop is several times slower
         "rnn_over_attention_longest": (0.0, None),
     },
+    # Transformer architectures: blocks, MLM / causal LM / span corruption on Austen, parameter counts, SmolLM2
+    # weights in the from-scratch utils.LlamaDecoder.
+    "04-transformer-architectures": {
+        "decoder_block_future_change": (0.0, 1e-6),  # causal: earlier outputs ignore a change at the end
+        "encoder_block_future_change": (1e-3, None),
+        "n_sentences": (1000, 10_000),
+        "mlm_loss_start": (6.0, 9.0),  # about ln(2000) = 7.6 at random init
+        "mlm_loss_end": all_of(between(0.0, 8.0), less_than("mlm_loss_start", 0.3)),
+        "clm_top1_prob": (0.2, 1.0),  # " Paris" after "The capital of France is"
+        "clm_top10_mass": (0.5, 1.0),
+        "t5_loss_start": (5.0, 9.0),
+        "t5_loss_end": all_of(between(0.0, 8.0), less_than("t5_loss_start", 0.5)),
+        "gpt2_small_params_m": (124.0, 125.0),
+        "gpt2_xl_rule_ratio": (0.9, 1.0),
+        "llama_max_logit_diff": (0.0, 1e-3),
+        "greedy_tokens_agree": equals(True),
+    },
 }
 
 
