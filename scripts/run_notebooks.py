@@ -293,6 +293,8 @@ def write_reports(results: Sequence[RunResult], out_dir: Path, mode: str) -> tup
     json_path, md_path = out_dir / "run-report.json", out_dir / "run-report.md"
     json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     md_path.write_text(format_markdown(results, mode), encoding="utf-8")
+    for row in report["rows"]:  # one small report beside each executed copy, kept when other notebooks run later
+        Path(row["output"]).with_suffix(".run.json").write_text(json.dumps({"mode": mode, **row}, indent=1) + "\n")
     return json_path, md_path
 
 

@@ -4,7 +4,9 @@
     python scripts/run_notebooks.py --smoke    # smoke mode -> build/smoke/run-report.json
     python scripts/update_readme.py            # table between the README's notebook-table markers
 
-Numbers in the table are only ever copied from those reports; a notebook missing from a report shows "-".
+`run_notebooks.py` leaves a `<notebook>.run.json` beside each executed copy under build/; the newest of them per
+notebook and mode is used. Numbers in the table are only ever copied from those reports; a notebook never
+measured shows "-".
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ COLAB = "https://colab.research.google.com/github/llm-course/llm-course/blob/mai
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
-def _report_rows(path: Path) -> dict[str, dict]:
-    if not path.is_file():
-        return {}
-    return {row["notebook"]: row for row in json.loads(path.read_text())["rows"] if row["status"] == "ok"}
+def measured_rows(build_dir: Path = BUILD_DIR) -> dict[str, dict[str, dict]]:
+    """{mode: {notebook: row}} from the per-notebook reports under `build_dir`, newer overriding older."""
+    rows: dict[str, dict[str, dict]] = {"full": {}, "smoke": {}}
+    for report in sorted(build_dir.rglob("*.run.json"), key=lambda p: p.stat().st_mtime):
+        row = json.loads(report.read_text())
+        if row["status"] == "ok":
+            rows.setdefault(row["mode"], {})[row["notebook"]] = row
+    return rows
 
 
 def _title_and_promise(notebook: Path) -> tuple[str, str]:
@@ -75,9 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     if START not in text or END not in text:
         print(f"README.md must contain the markers {START} and {END}.", file=sys.stderr)
         return 2
-    table = build_table(
-        _report_rows(BUILD_DIR / "run-report.json"), _report_rows(BUILD_DIR / "smoke" / "run-report.json")
-    )
+    rows = measured_rows()
+    table = build_table(rows["full"], rows["smoke"])
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     new = f"{head}{START}\n{table}\n{END}{tail}"
