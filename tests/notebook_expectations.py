@@ -198,6 +198,38 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "greedy_tokens_agree": equals(True),
     },
     # Pretraining a small GPT on Austen: BPE + windows, train_language_model, curves, samples, checkpoint, 6ND.
+    # Decoding strategies: SmolLM2's next-token distribution, greedy / beam / sampling from scratch vs generate,
+    # temperature / top-k / top-p reshaping, repetition (distinct-n, repeated 4-grams) per method.
+    "05-decoding-strategies": {
+        "top1_prob": (0.1, 0.8),  # " a" after "The cat is": 0.34
+        "top10_mass": (0.3, 1.0),
+        "next_token_entropy": (0.5, 8.0),
+        "greedy_matches_generate": equals(True),
+        "beam_matches_generate": equals(True),
+        "sample_matches_generate": equals(True),  # same seed, same filters, same order
+        "greedy_logprob_per_token": (-5.0, 0.0),
+        "beam_logprob_per_token": (-5.0, 0.0),
+        "top1_prob_t05": all_of(between(0.0, 1.0), greater_than("top1_prob")),  # T < 1 sharpens
+        "top1_prob_t15": all_of(between(0.0, 1.0), less_than("top1_prob")),  # T > 1 flattens
+        "top_p_09_kept": all_of(between(2, 49152), greater_than("top_p_05_kept")),
+        "top_p_05_kept": (1, 49152),
+        "greedy_distinct1": (0.0, 1.0),
+        "greedy_distinct2": (0.0, 1.0),
+        "greedy_repeat4": (0.0, 1.0),
+        "greedy_logprob": all_of(between(-15.0, 0.0), greater_than("sampling_logprob")),
+        "beam_distinct1": (0.0, 1.0),
+        "beam_distinct2": (0.0, 1.0),
+        "beam_repeat4": (0.0, 1.0),
+        "beam_logprob": (-15.0, 0.0),
+        "sampling_distinct1": (0.0, 1.0),
+        "sampling_distinct2": (0.0, 1.0),
+        "sampling_repeat4": (0.0, 1.0),
+        "sampling_logprob": (-15.0, 0.0),
+        "top_k_distinct2": (0.0, 1.0),
+        "top_k_logprob": (-15.0, 0.0),
+        "top_p_distinct2": (0.0, 1.0),
+        "top_p_logprob": (-15.0, 0.0),
+    },
     "07-pretraining-a-small-gpt": {
         "vocab_size": (300, 4096),
         "train_tokens": (10_000, None),
