@@ -197,6 +197,32 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "llama_max_logit_diff": (0.0, 1e-3),
         "greedy_tokens_agree": equals(True),
     },
+    # Prompting: chat template, context window, zero/few-shot sentiment (label log-likelihood, parsed generation),
+    # example order, ROUGE for a summarisation prompt, calibration exercise.
+    "06-prompting-and-in-context-learning": {
+        "template_tokens": (20, 120),
+        "context_window": equals(8192),
+        "long_prompt_tokens": (1000, None),
+        "forward_ms_longest": (0.0, None),
+        "zero_shot_accuracy": (0.0, 1.0),  # 2 snippets in smoke mode: any value is possible, bounds catch NaN
+        "zero_shot_positive_rate": (0.0, 1.0),
+        "few_shot_k": (1, 8),
+        "few_shot_accuracy_mean": (0.0, 1.0),
+        "few_shot_accuracy_std": (0.0, 0.5),
+        "few_shot_positive_rate": (0.0, 1.0),
+        "order_positive_rate_gap": (-1.0, 1.0),
+        "generation_zero_shot_accuracy": (0.0, 1.0),
+        "generation_zero_shot_unparsed": (0.0, 1.0),
+        "generation_two_shot_accuracy": (0.0, 1.0),
+        "prompt_rouge1": (0.0, 1.0),
+        "prompt_rouge2": (0.0, 1.0),
+        "prompt_rougeL": (0.0, 1.0),
+        "lead_rouge1": (0.0, 1.0),
+        "lead_rouge2": (0.0, 1.0),
+        "lead_rougeL": (0.0, 1.0),
+        "few_minus_zero_shot": (-1.0, 1.0),
+        "calibrated_zero_shot_accuracy": (0.0, 1.0),
+    },
     # Pretraining a small GPT on Austen: BPE + windows, train_language_model, curves, samples, checkpoint, 6ND.
     # Decoding strategies: SmolLM2's next-token distribution, greedy / beam / sampling from scratch vs generate,
     # temperature / top-k / top-p reshaping, repetition (distinct-n, repeated 4-grams) per method.
