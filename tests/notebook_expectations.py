@@ -221,6 +221,10 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "lead_rouge2": (0.0, 1.0),
         "lead_rougeL": (0.0, 1.0),
         "few_minus_zero_shot": (-1.0, 1.0),
+        "best_few_shot_k": one_of(1, 2, 4, 8),
+        "best_few_shot_accuracy_mean": all_of(between(0.0, 1.0), greater_than("worst_few_shot_draw", -1e-9)),
+        "best_few_shot_accuracy_std": (0.0, 0.5),
+        "worst_few_shot_draw": (0.0, 1.0),
         "calibrated_zero_shot_accuracy": (0.0, 1.0),
     },
     # Pretraining a small GPT on Austen: BPE + windows, train_language_model, curves, samples, checkpoint, 6ND.
