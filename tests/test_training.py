@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
@@ -20,6 +21,7 @@ from utils import (
     lr_at,
     save_checkpoint,
     train_language_model,
+    training,
 )
 
 
@@ -157,3 +159,19 @@ def test_load_pretrained_gpt_without_cache(tmp_path, monkeypatch) -> None:
     save_checkpoint(tmp_path / "austen-gpt", model, tokenizer, model.config)
     loaded, tok = load_pretrained_gpt(train_if_missing=False)
     assert isinstance(loaded, GPT) and tok.vocab_size == 260
+
+
+def test_load_pretrained_gpt_trains_and_caches_when_missing(tmp_path, monkeypatch) -> None:
+    """The on-the-fly path notebooks 08+ rely on: train with the (here shrunk) recipe, save, then reload the same."""
+    monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
+    tiny = {"vocab_size": 300, "context_length": 16, "d_model": 16, "n_heads": 2, "n_layers": 1, "steps": 3}
+    for key, value in tiny.items():
+        monkeypatch.setitem(training.AUSTEN_GPT_RECIPE, key, value)
+    monkeypatch.setitem(training.AUSTEN_GPT_RECIPE, "warmup_steps", 1)
+    model, tokenizer = load_pretrained_gpt(train_if_missing=True, progress=False)
+    assert (tmp_path / "austen-gpt" / "model.pt").is_file()
+    assert tokenizer.vocab_size == 300 and model.config.d_model == 16 and not model.training
+    history = json.loads((tmp_path / "austen-gpt" / "history.json").read_text())
+    assert len(history["train_loss"]) == 3
+    again, _ = load_pretrained_gpt(train_if_missing=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
