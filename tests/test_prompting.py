@@ -14,6 +14,7 @@ from utils.models import AssetMissingError, load_chat_model
 from utils.prompting import (
     build_few_shot_prompt,
     draw_examples,
+    few_shot_prefix,
     format_example,
     generate_completions,
     label_log_probs,
@@ -38,6 +39,8 @@ def test_format_example_open_and_solved() -> None:
 
 def test_build_few_shot_prompt_keeps_order_and_ends_open() -> None:
     prompt = build_few_shot_prompt([("a", 1), ("b", 0)], "c")
+    assert prompt.startswith(few_shot_prefix([("a", 1), ("b", 0)]) + "\n\n")
+    assert few_shot_prefix([]) == ""
     parts = prompt.split("\n\n")
     assert parts == [format_example("a", 1), format_example("b", 0), format_example("c")]
     assert build_few_shot_prompt([], "c") == format_example("c")
@@ -137,6 +140,23 @@ def test_label_log_probs_batched_equals_one_by_one(chat_model: tuple[Any, Any]) 
     # read the right way round: the angry review leans more to " negative" than the happy one (zero-shot, the
     # model prefers " positive" for both: that is the label bias notebook 06 measures)
     assert batched[0, 0] - batched[0, 1] > batched[1, 0] - batched[1, 1] + 1.0
+
+
+def test_label_log_probs_with_a_shared_prefix_cache_equals_without(chat_model: tuple[Any, Any]) -> None:
+    model, tokenizer = chat_model
+    ids = label_token_ids(tokenizer)
+    examples = [("a joyless, plodding mess.", 0), ("warm and funny.", 1)]
+    queries = ["silly, loud and goofy.", "a gem.", "I wanted my two hours back, and then some more of them."]
+    prompts = [build_few_shot_prompt(examples, q) for q in queries]
+    prefix = few_shot_prefix(examples)
+    assert all(p.startswith(prefix + "\n\n") for p in prompts)
+    plain = label_log_probs(model, tokenizer, prompts, ids, batch_size=2)
+    cached = label_log_probs(model, tokenizer, prompts, ids, batch_size=2, shared_prefix=prefix)
+    np.testing.assert_allclose(cached, plain, atol=1e-4)
+    with pytest.raises(ValueError, match="token boundary"):  # cutting after the whitespace splits a token
+        label_log_probs(model, tokenizer, prompts, ids, shared_prefix=prefix + "\n\n")
+    with pytest.raises(ValueError, match="start with `shared_prefix`"):
+        label_log_probs(model, tokenizer, prompts, ids, shared_prefix="Something else")
 
 
 def test_generate_completions_batched_equals_one_by_one(chat_model: tuple[Any, Any]) -> None:

@@ -3,6 +3,7 @@ the log-probabilities of the label words (one forward pass) or by parsing a shor
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -47,10 +48,24 @@ def build_few_shot_prompt(
 ) -> str:
     """A k-shot prompt: the solved `examples` (text, label) in the given order, then `query` with its answer open.
     With no examples this is the zero-shot prompt."""
+    query_part = format_example(query, label_words=label_words, template=template)
+    prefix = few_shot_prefix(examples, label_words=label_words, template=template, separator=separator)
+    return prefix + separator + query_part if prefix else query_part
+
+
+def few_shot_prefix(
+    examples: Sequence[tuple[str, int]],
+    *,
+    label_words: Sequence[str] = SENTIMENT_WORDS,
+    template: str = REVIEW_TEMPLATE,
+    separator: str = "\n\n",
+) -> str:
+    """The part of `build_few_shot_prompt` that every query shares: the solved examples joined by `separator`,
+    without the trailing separator (so the cut falls between a label word and whitespace, a token boundary).
+    Empty for zero-shot."""
     require_type("examples", examples, (list, tuple))
-    parts = [format_example(t, y, label_words=label_words, template=template) for t, y in examples]
-    parts.append(format_example(query, label_words=label_words, template=template))
-    return separator.join(parts)
+    require_type("separator", separator, str)
+    return separator.join(format_example(t, y, label_words=label_words, template=template) for t, y in examples)
 
 
 def draw_examples(
@@ -110,20 +125,60 @@ def _check_batch_args(prompts: Sequence[str], batch_size: int) -> None:
     require_range("batch_size", batch_size, low=1)
 
 
+def _prefix_cache(model: Any, tokenizer: Any, prompts: Sequence[str], prefix: str) -> tuple[Any, list[str], int]:
+    """Run `prefix` once and return (its key/value cache, the prompts' suffixes, the prefix length in tokens),
+    after checking that every prompt starts with `prefix` and tokenizes as prefix tokens + suffix tokens."""
+    require_type("shared_prefix", prefix, str)
+    if not all(p.startswith(prefix) and len(p) > len(prefix) for p in prompts):
+        raise ValueError("every prompt must start with `shared_prefix` and continue after it.")
+    prefix_ids = tokenizer(prefix)["input_ids"]
+    suffixes = [p[len(prefix) :] for p in prompts]
+    for prompt, suffix in zip(prompts, suffixes, strict=True):
+        if tokenizer(prompt)["input_ids"] != prefix_ids + tokenizer(suffix, add_special_tokens=False)["input_ids"]:
+            raise ValueError(
+                "`shared_prefix` does not end at a token boundary of every prompt: end it just before whitespace "
+                "(as `few_shot_prefix` does), or pass shared_prefix=None."
+            )
+    device = next(model.parameters()).device
+    out = model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
+    return out.past_key_values, suffixes, len(prefix_ids)
+
+
 @torch.no_grad()
 def label_log_probs(
-    model: Any, tokenizer: Any, prompts: Sequence[str], label_ids: Sequence[int], *, batch_size: int = 16
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    label_ids: Sequence[int],
+    *,
+    batch_size: int = 16,
+    shared_prefix: str | None = None,
 ) -> np.ndarray:
     """Log-probability of each label token right after each prompt: an array of shape `[len(prompts),
     len(label_ids)]`. Prompts are padded on the right in batches and read at their last real token, which a
-    causal model computes exactly as it would without padding."""
+    causal model computes exactly as it would without padding.
+
+    shared_prefix: text every prompt starts with (e.g. `few_shot_prefix(examples)`). It is run through the model
+    once and its key/value cache reused for every batch, so k-shot scoring costs little more than zero-shot;
+    the result is the same up to float rounding."""
     _check_batch_args(prompts, batch_size)
     device = next(model.parameters()).device
+    cache, n_prefix = None, 0
+    if shared_prefix:
+        cache, prompts, n_prefix = _prefix_cache(model, tokenizer, prompts, shared_prefix)
     out = []
     with _padding_side(tokenizer, "right"):
         for start in range(0, len(prompts), batch_size):
-            batch = tokenizer(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True).to(device)
-            logits = model(**batch).logits
+            texts = list(prompts[start : start + batch_size])
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=cache is None).to(device)
+            if cache is None:
+                logits = model(**batch).logits
+            else:
+                batch_cache = copy.deepcopy(cache)
+                batch_cache.batch_repeat_interleave(len(texts))
+                mask = batch["attention_mask"]
+                mask = torch.cat([mask.new_ones(len(texts), n_prefix), mask], dim=1)
+                logits = model(input_ids=batch["input_ids"], attention_mask=mask, past_key_values=batch_cache).logits
             last = batch["attention_mask"].sum(dim=1) - 1
             log_probs = torch.log_softmax(logits[torch.arange(len(last), device=device), last].float(), dim=-1)
             out.append(log_probs[:, list(label_ids)].cpu())
