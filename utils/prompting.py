@@ -139,7 +139,7 @@ def _prefix_cache(model: Any, tokenizer: Any, prompts: Sequence[str], prefix: st
                 "`shared_prefix` does not end at a token boundary of every prompt: end it just before whitespace "
                 "(as `few_shot_prefix` does), or pass shared_prefix=None."
             )
-    device = next(model.parameters()).device
+    device = model.device
     out = model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
     return out.past_key_values, suffixes, len(prefix_ids)
 
@@ -162,7 +162,7 @@ def label_log_probs(
     once and its key/value cache reused for every batch, so k-shot scoring costs little more than zero-shot;
     the result is the same up to float rounding."""
     _check_batch_args(prompts, batch_size)
-    device = next(model.parameters()).device
+    device = model.device
     cache, n_prefix = None, 0
     if shared_prefix:
         cache, prompts, n_prefix = _prefix_cache(model, tokenizer, prompts, shared_prefix)
@@ -194,7 +194,7 @@ def generate_completions(
     _check_batch_args(prompts, batch_size)
     require_type("max_new_tokens", max_new_tokens, int)
     require_range("max_new_tokens", max_new_tokens, low=1)
-    device = next(model.parameters()).device
+    device = model.device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     texts: list[str] = []
     with _padding_side(tokenizer, "left"):
