@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import json
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -52,3 +56,38 @@ def test_readme_table_links_every_numbered_notebook() -> None:
     for notebook in sorted((ROOT / "notebooks").rglob("[0-9][0-9]-*.ipynb")):
         link = f"(notebooks/{notebook.relative_to(ROOT / 'notebooks').as_posix()})"
         assert link in table, f"README.md has no row for {link}; run `python scripts/update_readme.py`"
+
+
+def _notebook_imports(path: Path) -> set[str]:
+    """Top-level module names imported by the code cells of a notebook (shell and magic lines skipped)."""
+    names: set[str] = set()
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("!", "%")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def _normalise(distribution: str) -> str:
+    """PEP 503 name: `rouge_score`, `Rouge.Score` and `rouge-score` are the same distribution."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def test_notebook_imports_are_declared_in_pyproject() -> None:
+    """Colab installs only `pip install -e .`, so every package a notebook imports must be a declared dependency."""
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.S | re.M)
+    assert block, "pyproject.toml has no [project] dependencies list"
+    names = (re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0] for dep in re.findall(r'"([^"]+)"', block[1]))
+    declared = {_normalise(name) for name in names}
+    distributions = importlib.metadata.packages_distributions()
+    for notebook in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        provided = set(sys.stdlib_module_names) | {"utils", "IPython"}  # IPython: every Jupyter kernel has it
+        for module in _notebook_imports(notebook) - provided:
+            dists = {_normalise(d) for d in distributions.get(module, [module])}
+            assert dists & declared, f"{notebook.name} imports {module!r}: add {sorted(dists)} to pyproject.toml"
