@@ -260,6 +260,28 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "top_p_distinct2": (0.0, 1.0),
         "top_p_logprob": (-15.0, 0.0),
     },
+    # Fine-tuning for classification: majority / prompt baselines, metrics vs sklearn, linear probe on frozen
+    # MiniLM embeddings, full fine-tuning of MiniLM with a new head, all on the same test snippets.
+    "08-fine-tuning-for-classification": {
+        "probe_vs_sklearn_accuracy_gap": (0.0, 0.2),  # same problem, two optimisers
+        "finetune_val_loss_start": (0.3, 1.5),  # about ln 2 = 0.69 with an untrained head
+        "finetune_val_loss_end": (0.0, 1.5),  # 16 validation snippets in smoke mode: too few to require a fall
+        "finetune_train_loss_first_quarter": (0.3, 1.5),
+        "finetune_train_loss_last_quarter": all_of(between(0.0, 1.5), less_than("finetune_train_loss_first_quarter")),
+        "finetune_val_accuracy_before": (0.0, 1.0),
+        "finetune_val_accuracy_after": (0.0, 1.0),
+        "majority_accuracy": (0.2, 0.8),
+        "majority_macro_f1": (0.1, 0.5),  # one class has F1 = 0
+        "zero_shot_accuracy": (0.0, 1.0),
+        "zero_shot_macro_f1": (0.0, 1.0),
+        "two_shot_accuracy": (0.0, 1.0),
+        "two_shot_macro_f1": (0.0, 1.0),
+        "probe_accuracy": (0.0, 1.0),
+        "probe_macro_f1": (0.0, 1.0),
+        "finetuned_accuracy": (0.0, 1.0),
+        "finetuned_macro_f1": (0.0, 1.0),
+        "finetuned_errors": (0, 16),
+    },
     "07-pretraining-a-small-gpt": {
         "vocab_size": (300, 4096),
         "train_tokens": (10_000, None),
