@@ -127,6 +127,9 @@ def test_plot_helpers_draw_what_they_are_given() -> None:
     assert [line.get_label() for line in ax.get_lines()] == ["train", "val"]
     ax = utils.plot_heatmap(torch.eye(3), row_labels=["a", "b", "c"], col_labels=["x", "y", "z"])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    assert ax.texts[0].get_text() == "1.00"
+    ax = utils.plot_heatmap(np.array([[110, 22], [34, 134]]))  # a confusion matrix: counts, not 110.00
+    assert [t.get_text() for t in ax.texts] == ["110", "22", "34", "134"]
     _fig, axes = utils.new_figure(2, 1)
     assert axes.shape == (1, 2)
     plt.close("all")

@@ -86,7 +86,8 @@ def plot_heatmap(
 ) -> Axes:
     """Heatmap of a 2-D matrix with token labels on the axes (attention maps, similarity tables).
 
-    `annotate=None` writes the values into the cells when the matrix is at most 12 x 12.
+    `annotate=None` writes the values into the cells when the matrix is at most 12 x 12 (integers as integers,
+    e.g. a confusion matrix; other values with two decimals).
     """
     data = matrix.detach().float().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
     if data.ndim != 2:
@@ -109,12 +110,13 @@ def plot_heatmap(
         annotate = n_rows <= 12 and n_cols <= 12
     if annotate:
         middle = (np.nanmax(data) + np.nanmin(data)) / 2
+        number = "{:d}" if np.issubdtype(data.dtype, np.integer) else "{:.2f}"  # counts stay counts
         for i in range(n_rows):
             for j in range(n_cols):
                 ax.text(
                     j,
                     i,
-                    f"{data[i, j]:.2f}",
+                    number.format(data[i, j]),
                     ha="center",
                     va="center",
                     fontsize=8,
