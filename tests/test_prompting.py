@@ -4,6 +4,7 @@ one-prompt-at-a-time forward passes and `generate` calls."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from utils.prompting import (
     generate_completions,
     label_log_probs,
     label_token_ids,
+    padding_side,
     parse_label,
 )
 
@@ -185,3 +187,13 @@ def test_generate_completions_rejects_bad_arguments(
     model, tokenizer = chat_model
     with pytest.raises(error, match=match):
         generate_completions(model, tokenizer, **kwargs)
+
+
+def test_padding_side_is_restored_even_after_an_error() -> None:
+    tokenizer = SimpleNamespace(padding_side="right")
+    with pytest.raises(RuntimeError), padding_side(tokenizer, "left"):
+        assert tokenizer.padding_side == "left"
+        raise RuntimeError("boom")
+    assert tokenizer.padding_side == "right"
+    with pytest.raises(ValueError, match="`side` must be one of"), padding_side(tokenizer, "middle"):
+        pass

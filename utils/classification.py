@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import require_range, require_type
-from .training import LossFn
+from .prompting import padding_side
+from .training import LossFn, _device_of
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> torch.Tensor:
@@ -25,11 +26,8 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> torch
     require_range("max_length", max_length, low=2)
     if tokenizer.pad_token_id is None:
         raise ValueError("`tokenizer` has no pad token; set tokenizer.pad_token first.")
-    previous, tokenizer.padding_side = tokenizer.padding_side, "right"
-    try:
+    with padding_side(tokenizer, "right"):
         ids = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-    finally:
-        tokenizer.padding_side = previous
     return ids["input_ids"]
 
 
@@ -58,7 +56,7 @@ def predict_classes(model: nn.Module, ids: torch.Tensor, pad_id: int, *, batch_s
     require_type("ids", ids, torch.Tensor)
     require_type("batch_size", batch_size, int)
     require_range("batch_size", batch_size, low=1)
-    device = next(model.parameters()).device
+    device = _device_of(model)
     was_training = model.training
     model.eval()
     out = [

@@ -108,7 +108,9 @@ def label_token_ids(tokenizer: Any, label_words: Sequence[str] = SENTIMENT_WORDS
 
 
 @contextmanager
-def _padding_side(tokenizer: Any, side: str) -> Iterator[None]:
+def padding_side(tokenizer: Any, side: str) -> Iterator[None]:
+    """Pad on `side` ("left" or "right") inside the `with` block, then restore the tokenizer's own setting."""
+    require_choice("side", side, ("left", "right"))
     previous = tokenizer.padding_side
     tokenizer.padding_side = side
     try:
@@ -167,7 +169,7 @@ def label_log_probs(
     if shared_prefix:
         cache, prompts, n_prefix = _prefix_cache(model, tokenizer, prompts, shared_prefix)
     out = []
-    with _padding_side(tokenizer, "right"):
+    with padding_side(tokenizer, "right"):
         for start in range(0, len(prompts), batch_size):
             texts = list(prompts[start : start + batch_size])
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=cache is None).to(device)
@@ -197,7 +199,7 @@ def generate_completions(
     device = model.device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     texts: list[str] = []
-    with _padding_side(tokenizer, "left"):
+    with padding_side(tokenizer, "left"):
         for start in range(0, len(prompts), batch_size):
             batch = tokenizer(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True).to(device)
             out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
