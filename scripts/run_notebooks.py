@@ -12,8 +12,8 @@ At the end a table lists notebook, seconds, peak RAM of the kernel's process tre
 every 0.1 s) and status; the same rows go to <out>/run-report.json and <out>/run-report.md.
 The exit status is 1 if any notebook failed.
 
-The tests import `execute_notebook` and `numbered_notebooks` from here, so the harness and this
-script measure the same thing.
+The tests import `execute_notebook` and `numbered_notebooks` from here (`scripts.run_notebooks`), so the
+harness and this script measure the same thing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 import psutil
 
-from utils.runtime import SMOKE_ENV, read_records
+from utils.course.runtime import SMOKE_ENV, read_records, smoke_mode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -67,10 +67,6 @@ def relative_name(path: Path) -> str:
         except ValueError:
             continue
     return path.name
-
-
-def smoke_enabled() -> bool:
-    return os.environ.get(SMOKE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class PeakMemory:
@@ -321,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ[SMOKE_ENV] = "1"
-    mode = "smoke" if smoke_enabled() else "full"
+    mode = "smoke" if smoke_mode() else "full"
     out_dir = (args.out or (BUILD_DIR / "smoke" if mode == "smoke" else BUILD_DIR)).resolve()
     try:
         notebooks = _select(args.paths)

@@ -1,7 +1,7 @@
 """Shared fixtures for the notebook tests.
 
 * `repo_root`, `notebooks_dir`, `template_notebook`: paths; `notebook_runner` and `strip`: the two
-  scripts in scripts/, imported as modules.
+  scripts `scripts.run_notebooks` and `scripts.strip_notebooks`.
 * A test that takes a `numbered_notebook` argument runs once per numbered notebook (notebooks/**/NN-*.ipynb,
   found by glob, sorted; the test id is the path under notebooks/). `any_notebook` adds the template and any
   other notebook under notebooks/. New notebooks are picked up automatically.
@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from scripts import run_notebooks, strip_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -26,19 +26,7 @@ SMOKE_BUILD_DIR = REPO_ROOT / "build" / "smoke"
 CELL_TIMEOUT_S = 300  # a hung cell fails the test instead of blocking the run forever
 
 
-def load_script(name: str) -> ModuleType:
-    """Import scripts/<name>.py as module `name` (scripts/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-runner = load_script("run_notebooks")
+runner = run_notebooks
 
 
 def all_notebooks() -> list[Path]:
@@ -79,7 +67,7 @@ def notebook_runner() -> ModuleType:
 @pytest.fixture(scope="session")
 def strip() -> ModuleType:
     """scripts/strip_notebooks.py as a module: `strip_notebook`, `strip_text`, `keeps_outputs`, ..."""
-    return load_script("strip_notebooks")
+    return strip_notebooks
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Maintenance tools (data builder, notebook runner, stripper, README updater); importable as `scripts.X`."""

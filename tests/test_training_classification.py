@@ -1,0 +1,67 @@
+"""utils.training.classification: padding is masked exactly, the loss trains through `train_model` and counts
+examples, predictions are batched correctly. (encode_texts is tested in test_transformer_padding.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from utils import set_seed
+from utils.assets.packages import AssetMissingError, asset_path
+from utils.training.classification import (
+    classification_loss,
+    classifier_logits,
+    count_trainable,
+    predict_classes,
+)
+from utils.training.loop import train_model
+from utils.transformer.padding import encode_texts
+
+TEXTS = ["a joyless, plodding mess.", "warm, funny and beautifully acted.", "meh", "one of the best films of the year"]
+
+
+@pytest.fixture(scope="module")
+def encoder_classifier() -> Iterator[tuple[Any, Any]]:
+    try:
+        folder = asset_path("encoder")
+    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
+        pytest.skip(f"encoder not installed: {exc}")
+    set_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+    yield model.eval(), AutoTokenizer.from_pretrained(folder)
+
+
+def test_logits_with_padding_equal_logits_alone(encoder_classifier: tuple[Any, Any]) -> None:
+    model, tokenizer = encoder_classifier
+    ids = encode_texts(tokenizer, TEXTS, max_length=64)
+    batched = classifier_logits(model, ids, tokenizer.pad_token_id)
+    for row, text in zip(batched, TEXTS, strict=True):
+        alone = model(**tokenizer(text, return_tensors="pt")).logits[0]
+        torch.testing.assert_close(row, alone, atol=1e-5, rtol=1e-4)
+
+
+def test_a_few_steps_fit_four_labelled_texts(encoder_classifier: tuple[Any, Any]) -> None:
+    model, tokenizer = encoder_classifier
+    ids, labels = encode_texts(tokenizer, TEXTS, max_length=64), torch.tensor([0, 1, 0, 1])
+    loader = DataLoader(TensorDataset(ids, labels), batch_size=4)
+    loss_fn = classification_loss(tokenizer.pad_token_id)
+    history = train_model(
+        model, loader, loader, steps=15, lr=1e-4, eval_every=15, eval_batches=1, progress=False, loss_fn=loss_fn
+    )
+    assert history.val_loss[-1] < history.val_loss[0] - 0.3
+    assert history.items_seen == 15 * 4, "throughput counts examples, not tokens"
+    assert np.array_equal(predict_classes(model, ids, tokenizer.pad_token_id, batch_size=3), labels.numpy())
+    assert not model.training
+
+
+def test_count_trainable_respects_frozen_parameters() -> None:
+    layer = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    assert count_trainable(layer) == 16 + 10
+    layer[0].requires_grad_(False)
+    assert count_trainable(layer) == 10

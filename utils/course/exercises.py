@@ -1,0 +1,63 @@
+"""Self-checking exercises: compare a learner's answer with a reference and say right or wrong, and how.
+(Checking the arguments of `utils` functions is `utils.course.arguments`.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .arguments import require_range, require_type
+
+
+def _as_array(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        kind = type(value).__name__
+        raise TypeError(f"`{name}` must be a tensor, array or nested list of numbers, got {kind}.") from err
+
+
+def compare(name: str, got: Any, expected: Any, *, atol: float = 1e-5, verbose: bool = True) -> bool:
+    """Compare two tensors/arrays: prints `exact`, `approx` (within `atol`) and the max difference.
+
+    Returns True when they agree within `atol`. Shapes must match.
+    """
+    require_type("name", name, str)
+    require_type("atol", atol, (float, int))
+    require_range("atol", atol, low=0)
+    a, b = _as_array("got", got), _as_array("expected", expected)
+    if a.shape != b.shape:
+        if verbose:
+            print(f"{name:<24} | shape mismatch: got {a.shape}, expected {b.shape}")
+        return False
+    exact = bool(np.array_equal(a, b))
+    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+    approx = diff <= atol
+    if verbose:
+        print(f"{name:<24} | exact: {exact!s:5} | approx: {approx!s:5} | max diff: {diff:.2e}")
+    return approx
+
+
+def is_correct(got: Any, expected: Any, *, atol: float = 1e-4) -> bool:
+    """True when `got` equals `expected`: exactly for strings, bools, None and containers of those;
+    within `atol` for numbers, arrays and tensors (shapes must match)."""
+    if isinstance(expected, str | bool | dict | set | frozenset) or expected is None:
+        return got == expected
+    try:
+        a, b = _as_array("got", got), _as_array("expected", expected)
+    except TypeError:
+        return got == expected
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=0))
+
+
+def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) -> None:
+    """Print whether an exercise answer is right (see `is_correct` for how answers are compared)."""
+    require_type("exercise", exercise, str)
+    if is_correct(got, expected, atol=atol):
+        print(f"✅ {exercise}: correct.")
+    else:
+        print(f"❌ {exercise}: not yet. Got {got!r}; look again at the hint above and try once more.")

@@ -1,0 +1,221 @@
+"""Pretraining a language model: sliding token windows, the next-token loss, checkpoints, and the course's small
+Austen GPT (`load_pretrained_gpt`), trained on the fly with `AUSTEN_GPT_RECIPE` when it is not cached yet.
+Taught in notebook 07; the loop itself is `utils.training.loop`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..assets.models import cache_dir
+from ..course.arguments import require_range, require_type
+from ..transformer.gpt import GPT, GPTConfig
+from ..transformer.tokenizer import BPETokenizer
+from .loop import TrainingHistory, train_model
+
+
+@dataclass(frozen=True)
+class AustenGPTRecipe:
+    """Everything that decides the course's Austen GPT: notebook 07 reads its full-mode parameters from here, and
+    `load_pretrained_gpt` trains with it when the model is not cached."""
+
+    vocab_size: int = 2048
+    context_length: int = 128
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 4
+    batch_size: int = 16
+    stride: int = 64
+    val_fraction: float = 0.1
+    steps: int = 1200
+    lr: float = 3e-3
+    warmup_steps: int = 60
+    weight_decay: float = 0.1
+    seed: int = 0
+
+
+AUSTEN_GPT_RECIPE = AustenGPTRecipe()
+PRETRAINED_NAME = "austen-gpt"
+
+
+class TokenWindowDataset(Dataset):
+    """Windows of `context_length + 1` tokens taken every `stride` tokens from `ids`; item i is `(x, y)` with
+    `y` the window shifted by one token (the next-token targets)."""
+
+    def __init__(self, ids: Sequence[int] | torch.Tensor, context_length: int, stride: int | None = None) -> None:
+        require_type("ids", ids, (list, tuple, torch.Tensor))
+        require_type("context_length", context_length, int)
+        require_range("context_length", context_length, low=1)
+        stride = context_length if stride is None else stride
+        require_type("stride", stride, int)
+        require_range("stride", stride, low=1)
+        tensor = (
+            ids.detach().to("cpu", torch.long) if isinstance(ids, torch.Tensor) else torch.tensor(ids, dtype=torch.long)
+        )
+        if tensor.ndim != 1:
+            raise ValueError(f"`ids` must be one flat sequence of token ids, got shape {tuple(tensor.shape)}.")
+        if len(tensor) < context_length + 1:
+            raise ValueError(
+                f"`ids` must hold at least context_length + 1 = {context_length + 1} tokens, got {len(tensor)}."
+            )
+        self.ids, self.context_length, self.stride = tensor, context_length, stride
+
+    def __len__(self) -> int:
+        return (len(self.ids) - self.context_length - 1) // self.stride + 1
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"`index` must be in [0, {len(self)}), got {index}.")
+        start = (index % len(self)) * self.stride
+        window = self.ids[start : start + self.context_length + 1]
+        return window[:-1], window[1:]
+
+
+def next_token_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Mean cross-entropy of the model's logits for inputs `x` `(batch, seq)` against the next tokens `y`, and the
+    number of predicted tokens: the `loss_fn` of `train_model` for a language model."""
+    x, y = batch
+    logits = model(input_ids=x).logits
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)), y.numel()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: GPT,
+    tokenizer: BPETokenizer,
+    config: GPTConfig,
+    history: TrainingHistory | dict[str, Any] | None = None,
+) -> Path:
+    """Write a folder with `model.pt` (weights), `tokenizer.json`, `config.json` and `history.json`."""
+    require_type("path", path, (str, os.PathLike))
+    require_type("model", model, GPT)
+    require_type("tokenizer", tokenizer, BPETokenizer)
+    require_type("config", config, GPTConfig)
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder / "model.pt")
+    tokenizer.save(folder / "tokenizer.json")
+    (folder / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
+    if isinstance(history, TrainingHistory):
+        history = history.to_dict()
+    (folder / "history.json").write_text(json.dumps(history or {}), encoding="utf-8")
+    return folder
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[GPT, BPETokenizer, GPTConfig, dict[str, Any]]:
+    """Read a folder written by `save_checkpoint`: `(model in eval mode on the CPU, tokenizer, config, history)`."""
+    require_type("path", path, (str, os.PathLike))
+    folder = Path(path)
+    missing = [n for n in ("model.pt", "tokenizer.json", "config.json") if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"`path` {str(folder)!r} is not a checkpoint (missing {', '.join(missing)}).")
+    config = GPTConfig(**json.loads((folder / "config.json").read_text(encoding="utf-8")))
+    model = GPT(config)
+    try:
+        model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    except RuntimeError as err:
+        raise ValueError(
+            f"`path` {str(folder)!r} holds weights that do not fit today's `utils.transformer.gpt.GPT` (written by "
+            "an older version of the course?): delete the folder and save the model again."
+        ) from err
+    model.eval()
+    tokenizer = BPETokenizer.load(folder / "tokenizer.json")
+    history_file = folder / "history.json"
+    history = json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else {}
+    return model, tokenizer, config, history
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The course's pretrained Austen GPT
+
+
+def pretrained_gpt_dir() -> Path:
+    """Where notebook 07 saves, and `load_pretrained_gpt` looks for, the course's Austen GPT."""
+    return cache_dir() / PRETRAINED_NAME
+
+
+def split_ids(ids: Sequence[int], val_fraction: float) -> tuple[list[int], list[int]]:
+    """Split a token sequence into (train, validation): the last `val_fraction` of the tokens are validation."""
+    require_type("val_fraction", val_fraction, float)
+    require_range("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    cut = int(len(ids) * (1 - val_fraction))
+    return list(ids[:cut]), list(ids[cut:])
+
+
+def train_austen_gpt(
+    recipe: AustenGPTRecipe = AUSTEN_GPT_RECIPE, *, progress: bool = True
+) -> tuple[GPT, BPETokenizer, GPTConfig, TrainingHistory]:
+    """Train the course's Austen GPT with `recipe` (the same steps as notebook 07):
+    returns `(model, tokenizer, config, history)`."""
+    from ..assets.datasets import load_austen_text
+    from ..course.seeding import set_seed
+
+    require_type("recipe", recipe, AustenGPTRecipe)
+    r = recipe
+    generator = set_seed(r.seed)
+    text = load_austen_text()
+    tokenizer = BPETokenizer()
+    tokenizer.train(text, r.vocab_size, progress=progress)
+    train_ids, val_ids = split_ids(tokenizer.encode(text), r.val_fraction)
+    train_set = TokenWindowDataset(train_ids, r.context_length, r.stride)
+    val_set = TokenWindowDataset(val_ids, r.context_length, r.context_length)
+    train_loader = DataLoader(train_set, batch_size=r.batch_size, shuffle=True, drop_last=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=r.batch_size)
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        context_length=r.context_length,
+        d_model=r.d_model,
+        n_heads=r.n_heads,
+        n_layers=r.n_layers,
+    )
+    model = GPT(config)
+    history = train_model(
+        model,
+        train_loader,
+        val_loader,
+        loss_fn=next_token_loss,
+        steps=r.steps,
+        lr=r.lr,
+        warmup_steps=r.warmup_steps,
+        weight_decay=r.weight_decay,
+        eval_every=max(1, r.steps // 10),
+        eval_batches=10,
+        progress=progress,
+    )
+    return model, tokenizer, config, history
+
+
+def load_pretrained_gpt(train_if_missing: bool = True, progress: bool = True) -> tuple[GPT, BPETokenizer]:
+    """The course's small GPT trained on Jane Austen (notebook 07), from `cache_dir()/"austen-gpt"`.
+
+    When it is not there (or was written by an older version of the course) and `train_if_missing` is True, it
+    is trained now with `AUSTEN_GPT_RECIPE` (about four minutes on a 2-core laptop CPU, with a progress bar) and
+    saved there. Returns `(model in eval mode, tokenizer)`."""
+    require_type("train_if_missing", train_if_missing, bool)
+    require_type("progress", progress, bool)
+    folder = pretrained_gpt_dir()
+    try:
+        model, tokenizer, _, _ = load_checkpoint(folder)
+    except (FileNotFoundError, ValueError) as err:
+        if not train_if_missing:
+            raise FileNotFoundError(
+                f"No usable pretrained Austen GPT in {str(folder)!r} ({err}); run notebook 07 or call "
+                "load_pretrained_gpt(train_if_missing=True)."
+            ) from err
+        model, tokenizer, config, history = train_austen_gpt(AUSTEN_GPT_RECIPE, progress=progress)
+        save_checkpoint(folder, model, tokenizer, config, history)
+        model, tokenizer, _, _ = load_checkpoint(folder)
+    return model, tokenizer

@@ -1,0 +1,53 @@
+"""The model protocol of the course: every causal language model, ours or a transformers one, is called as
+`model(input_ids=..., attention_mask=...)` and returns an object with `.logits` `(batch, seq, vocab)`.
+
+The course's own models (`GPT`, `LlamaDecoder`) return `CausalLMOutput`, so the generation, scoring and training
+helpers in `utils` run on them and on SmolLM2 alike. They keep no key/value cache (`past_key_values` is None):
+the decoders then feed the whole sequence at every step. Notebook 17 adds the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..course.arguments import require_type
+
+
+@dataclass
+class CausalLMOutput:
+    """What a causal LM returns: next-token `logits` `(batch, seq, vocab)` and its key/value cache (None here)."""
+
+    logits: torch.Tensor
+    past_key_values: Any = None
+
+
+def check_input_ids(input_ids: Any, vocab_size: int) -> None:
+    """The argument check shared by the course's models: a `(batch, seq)` integer tensor of ids < vocab_size."""
+    require_type("input_ids", input_ids, torch.Tensor)
+    if input_ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"`input_ids` must be an integer tensor (torch.long), got dtype {input_ids.dtype}.")
+    if input_ids.ndim != 2 or input_ids.shape[1] == 0:
+        raise ValueError(f"`input_ids` must have shape (batch, seq_len) with seq_len >= 1, got {tuple(input_ids.shape)}.")
+    if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
+        raise ValueError(f"`input_ids` must be in [0, {vocab_size}), got values outside that range.")
+
+
+def check_no_cache(past_key_values: Any) -> None:
+    """The course's models take `past_key_values` / `use_cache` only to speak the protocol: they keep no cache."""
+    if past_key_values is not None:
+        raise ValueError("`past_key_values` must be None: this model keeps no key/value cache (it returns None).")
+
+
+def padding_attention_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Turn a padding mask `(batch, seq)` (1 = real token, 0 = padding) into a boolean attention mask
+    `(batch, 1, seq, seq)`: no query attends to a padding key. A padding query attends to itself only, so its row
+    is never fully blocked (which would give NaN); its output is never read. None, or a mask without padding,
+    gives None: plain causal attention, the fast path."""
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    real = attention_mask.bool()
+    itself = torch.eye(real.shape[-1], dtype=torch.bool, device=real.device)
+    return real[:, None, None, :] | itself
