@@ -566,9 +566,9 @@ def write_readme(out_dir: Path, versions: dict[str, str]) -> None:
     lines = [
         "# Offline datasets",
         "",
-        "Small datasets of known origin and licence that the notebooks load with `utils.assets.datasets` (`load_austen()`, "
-        "`load_rotten_tomatoes()`, ...) - no Hugging Face Hub and no internet at run time. This file is written by "
-        "`scripts/build_data.py`; do not edit it by hand.",
+        "Small datasets of known origin and licence that the notebooks load with `utils.assets.datasets` "
+        "(`load_austen()`, `load_rotten_tomatoes()`, ...) - no Hugging Face Hub and no internet at run time. "
+        "This file is written by `scripts/build_data.py`; do not edit it by hand.",
         "",
         "Rebuild everything with `make data` (= `python scripts/build_data.py`), one dataset with "
         "`python scripts/build_data.py --only NAME`. Tables are JSON Lines (UTF-8, one object per line, sorted "

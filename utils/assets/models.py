@@ -29,7 +29,7 @@ import torch
 
 from ..course.arguments import require_choice, require_type
 from ..course.device import resolve_device
-from .packages import ASSETS, AssetMissingError, installed_version, asset_path
+from .packages import ASSETS, AssetMissingError, asset_path, installed_version
 
 CACHE_ENV = "LLM_COURSE_CACHE"
 CHAT_CACHE_NAME = "smollm2-135m-instruct"

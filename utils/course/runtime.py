@@ -26,6 +26,7 @@ _FALSE = {"", "0", "false", "no", "off"}
 
 T = TypeVar("T")
 
+
 def smoke_mode() -> bool:
     """True when `LLM_COURSE_SMOKE` asks for the tiny, fast version of every notebook."""
     raw = os.environ.get(SMOKE_ENV, "").strip().lower()

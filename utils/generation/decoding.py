@@ -54,7 +54,7 @@ def _check_input_ids(input_ids: Any) -> torch.Tensor:
 
 def _check_model(model: Any) -> None:
     if not callable(model):
-        raise TypeError(f"`model` must be a callable causal LM (a course or transformers model), got {type(model).__name__}.")
+        raise TypeError(f"`model` must be a callable causal LM (course or transformers), got {type(model).__name__}.")
 
 
 def _check_sampling(temperature: Any, top_k: Any, top_p: Any, generator: Any) -> None:

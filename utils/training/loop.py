@@ -115,7 +115,9 @@ def train_model(
     if val_loader is not None:
         require_type("val_loader", val_loader, DataLoader)
     if not callable(loss_fn):
-        raise TypeError(f"`loss_fn` must be a function (model, batch) -> (loss, n_items), got {type(loss_fn).__name__}.")
+        raise TypeError(
+            f"`loss_fn` must be a function (model, batch) -> (loss, n_items), not {type(loss_fn).__name__}."
+        )
     for name, value in (("steps", steps), ("eval_every", eval_every), ("eval_batches", eval_batches)):
         require_type(name, value, int)
         require_range(name, value, low=1)

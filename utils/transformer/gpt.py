@@ -1,8 +1,8 @@
 """A small GPT: token and learned position embeddings, a stack of decoder blocks, a final LayerNorm and a
 language-model head (tied to the token embedding by default). Taught in notebooks 04 and 07.
 
-It follows the course's model protocol (`utils.transformer.outputs`): `model(input_ids, attention_mask)` returns
-`CausalLMOutput(logits=...)`, so `utils.generation` decodes from it and scores with it exactly as with SmolLM2.
+It follows the course's model protocol (`utils.transformer.outputs.CausalLM`): `model(input_ids, attention_mask)`
+returns `CausalLMOutput(logits=...)`, so `utils.generation` decodes from it and scores with it exactly as with SmolLM2.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import nn
 
 from ..course.arguments import require_range, require_type
 from .blocks import DecoderBlock
-from .outputs import CausalLMOutput, check_input_ids, check_no_cache, padding_attention_mask
+from .outputs import CausalLM
 
 
 @dataclass
@@ -45,7 +45,7 @@ class GPTConfig:
             raise ValueError(f"`n_heads` must divide `d_model`, got d_model={self.d_model}, n_heads={self.n_heads}.")
 
 
-class GPT(nn.Module):
+class GPT(CausalLM):
     """Decoder-only transformer: embeddings -> n_layers x DecoderBlock -> LayerNorm -> LM head."""
 
     def __init__(self, config: GPTConfig) -> None:
@@ -76,34 +76,18 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        past_key_values: None = None,
-        use_cache: bool = False,
-    ) -> CausalLMOutput:
-        """input_ids: `(batch, seq_len)` token ids, seq_len <= context_length. attention_mask: optional `(batch,
-        seq_len)`, 1 = real token, 0 = padding. position_ids: optional `(batch, seq_len)`, default 0, 1, 2, ...
-        (for left padding, pass the count of real tokens before each position, as `utils.generation` does).
-        past_key_values / use_cache: the protocol's cache arguments; this model keeps no cache (returns None).
-        Returns `CausalLMOutput` with logits `(batch, seq_len, vocab_size)`."""
-        check_input_ids(input_ids, self.config.vocab_size)
-        check_no_cache(past_key_values)
-        seq_len = input_ids.shape[1]
-        if seq_len > self.config.context_length:
+    def logits(self, input_ids: torch.Tensor, mask: torch.Tensor | None, position_ids: torch.Tensor) -> torch.Tensor:
+        """Called by `forward` (the protocol, in `utils.transformer.outputs.CausalLM`): embed tokens and positions, run
+        the blocks, normalise, project to the vocabulary. At most `context_length` positions."""
+        if input_ids.shape[1] > self.config.context_length:
             raise ValueError(
-                f"`input_ids` has {seq_len} positions but context_length is {self.config.context_length}; "
+                f"`input_ids` has {input_ids.shape[1]} positions but context_length is {self.config.context_length}; "
                 "crop the input to the last context_length tokens."
             )
-        if position_ids is None:
-            position_ids = torch.arange(seq_len, device=input_ids.device)
-        mask = padding_attention_mask(attention_mask)
         x = self.drop(self.tok_emb(input_ids) + self.pos_emb(position_ids))
         for block in self.blocks:
             x = block(x, mask=mask)
-        return CausalLMOutput(logits=self.lm_head(self.ln_f(x)))
+        return self.lm_head(self.ln_f(x))
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of distinct parameters (a tied LM head counts once); optionally without the embeddings."""

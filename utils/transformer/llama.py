@@ -4,7 +4,8 @@ grouped-query attention, a SwiGLU MLP and tied input/output embeddings. Taught i
 The modules carry transformers' names (`model.layers[i].self_attn.q_proj`, `input_layernorm`, `mlp.gate_proj`,
 ...), so `LlamaDecoder.from_hf(model)` is a plain `load_state_dict` of a transformers `LlamaForCausalLM` (e.g. the
 model of `utils.assets.models.load_chat_model()`), and a LoRA adapter targets the same names on both models.
-It follows the course's model protocol: `model(input_ids, attention_mask)` returns `CausalLMOutput`.
+It follows the course's model protocol (`utils.transformer.outputs.CausalLM`): `model(input_ids, attention_mask)`
+returns `CausalLMOutput`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 
 from ..course.arguments import require_range, require_type
 from .attention import attend, merge_heads, split_heads
-from .outputs import CausalLMOutput, check_input_ids, check_no_cache, padding_attention_mask
+from .outputs import CausalLM
 from .positional import apply_rope, rope_cos_sin
 
 
@@ -154,7 +155,7 @@ class LlamaModel(nn.Module):
         self.norm = RMSNorm(config.d_model, config.rms_norm_eps)
 
 
-class LlamaDecoder(nn.Module):
+class LlamaDecoder(CausalLM):
     """`model` (embedding, blocks, final norm) -> `lm_head` (tied to the embedding by default)."""
 
     def __init__(self, config: LlamaConfig) -> None:
@@ -166,29 +167,16 @@ class LlamaDecoder(nn.Module):
         if config.tie_weights:
             self.lm_head.weight = self.model.embed_tokens.weight
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        past_key_values: None = None,
-        use_cache: bool = False,
-    ) -> CausalLMOutput:
-        """input_ids: `(batch, seq_len)`; attention_mask: optional `(batch, seq_len)`, 1 = real token;
-        position_ids: optional `(batch, seq_len)`, default 0, 1, 2, ...; past_key_values / use_cache: the
-        protocol's cache arguments (no cache is kept). Returns logits `(batch, seq_len, vocab)`."""
-        check_input_ids(input_ids, self.config.vocab_size)
-        check_no_cache(past_key_values)
-        if position_ids is None:
-            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)
+    def logits(self, input_ids: torch.Tensor, mask: torch.Tensor | None, position_ids: torch.Tensor) -> torch.Tensor:
+        """Called by `forward` (the protocol, in `utils.transformer.outputs.CausalLM`): embed, rotate queries and keys
+        by their positions inside every layer, normalise, project to the vocabulary."""
         cos, sin = rope_cos_sin(position_ids, self.config.head_dim, self.config.rope_theta)
         if cos.ndim == 3:  # one row of positions per sequence: broadcast over the heads
             cos, sin = cos[:, None], sin[:, None]
-        mask = padding_attention_mask(attention_mask)
         x = self.model.embed_tokens(input_ids)
         for layer in self.model.layers:
             x = layer(x, cos, sin, mask)
-        return CausalLMOutput(logits=self.lm_head(self.model.norm(x)))
+        return self.lm_head(self.model.norm(x))
 
     def num_parameters(self) -> int:
         """Number of distinct parameters (a tied head counts once)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..course.arguments import require_type
 
@@ -30,7 +31,7 @@ def check_input_ids(input_ids: Any, vocab_size: int) -> None:
     if input_ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"`input_ids` must be an integer tensor (torch.long), got dtype {input_ids.dtype}.")
     if input_ids.ndim != 2 or input_ids.shape[1] == 0:
-        raise ValueError(f"`input_ids` must have shape (batch, seq_len) with seq_len >= 1, got {tuple(input_ids.shape)}.")
+        raise ValueError(f"`input_ids` must have shape (batch, seq_len), seq_len >= 1, got {tuple(input_ids.shape)}.")
     if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
         raise ValueError(f"`input_ids` must be in [0, {vocab_size}), got values outside that range.")
 
@@ -51,3 +52,32 @@ def padding_attention_mask(attention_mask: torch.Tensor | None) -> torch.Tensor 
     real = attention_mask.bool()
     itself = torch.eye(real.shape[-1], dtype=torch.bool, device=real.device)
     return real[:, None, None, :] | itself
+
+
+class CausalLM(nn.Module):
+    """The protocol, once, for the course's decoders: `forward` checks the arguments, fills in the default positions
+    and the padding mask, and wraps `logits(...)`, the one method a model defines. Subclasses set `self.config`
+    with a `vocab_size`."""
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: None = None,
+        use_cache: bool = False,
+    ) -> CausalLMOutput:
+        """input_ids: `(batch, seq_len)` token ids. attention_mask: optional `(batch, seq_len)`, 1 = real token,
+        0 = padding. position_ids: optional `(batch, seq_len)`, default 0, 1, 2, ... (with left padding, pass the
+        number of real tokens before each position, as `utils.generation` does). past_key_values / use_cache: the
+        protocol's cache arguments; these models keep no cache and return None. Returns `CausalLMOutput` with
+        logits `(batch, seq_len, vocab_size)`."""
+        check_input_ids(input_ids, self.config.vocab_size)
+        check_no_cache(past_key_values)
+        if position_ids is None:
+            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)
+        return CausalLMOutput(logits=self.logits(input_ids, padding_attention_mask(attention_mask), position_ids))
+
+    def logits(self, input_ids: torch.Tensor, mask: torch.Tensor | None, position_ids: torch.Tensor) -> torch.Tensor:
+        """Next-token logits `(batch, seq, vocab)`; `mask` is None or a boolean `(batch, 1, seq, seq)` padding mask."""
+        raise NotImplementedError
