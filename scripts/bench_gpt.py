@@ -61,6 +61,8 @@ def main() -> None:
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
+        bos_token_id=None,  # GPT-2's 50256 lies outside a 4k vocabulary
+        eos_token_id=None,
     )
     gpt2 = GPT2LMHeadModel(gpt2_config)
     gpt2.config._attn_implementation = "sdpa"  # torch's fused attention, like ours
