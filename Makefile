@@ -54,7 +54,7 @@ strip: setup
 	$(PY) scripts/strip_notebooks.py
 
 readme: setup
-	$(PY) scripts/update_readme.py
+	$(PY) -m scripts.update_readme
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

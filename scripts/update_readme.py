@@ -2,7 +2,7 @@
 
     python scripts/run_notebooks.py            # full mode  -> build/run-report.json
     python scripts/run_notebooks.py --smoke    # smoke mode -> build/smoke/run-report.json
-    python scripts/update_readme.py            # table between the README's notebook-table markers
+    python -m scripts.update_readme            # table between the README's notebook-table markers (make readme)
 
 `run_notebooks.py` leaves a `<notebook>.run.json` beside each executed copy under build/; the newest of them per
 notebook and mode is used. Numbers in the table are only ever copied from those reports; a notebook never
@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from run_notebooks import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT, numbered_notebooks, relative_name
+from scripts.run_notebooks import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT, numbered_notebooks, relative_name
 
 README = REPO_ROOT / "README.md"
 START, END = "<!-- notebook-table:start -->", "<!-- notebook-table:end -->"

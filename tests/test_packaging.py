@@ -55,7 +55,7 @@ def test_readme_table_links_every_numbered_notebook() -> None:
     table = readme.split("<!-- notebook-table:start -->", 1)[1].split("<!-- notebook-table:end -->", 1)[0]
     for notebook in sorted((ROOT / "notebooks").rglob("[0-9][0-9]-*.ipynb")):
         link = f"(notebooks/{notebook.relative_to(ROOT / 'notebooks').as_posix()})"
-        assert link in table, f"README.md has no row for {link}; run `python scripts/update_readme.py`"
+        assert link in table, f"README.md has no row for {link}; run `make readme`"
 
 
 def _notebook_imports(path: Path) -> set[str]:
@@ -91,3 +91,11 @@ def test_notebook_imports_are_declared_in_pyproject() -> None:
         for module in _notebook_imports(notebook) - provided:
             dists = {_normalise(d) for d in distributions.get(module, [module])}
             assert dists & declared, f"{notebook.name} imports {module!r}: add {sorted(dists)} to pyproject.toml"
+
+
+def test_scripts_import_as_a_package() -> None:
+    """scripts/ imports as `scripts.X` (no sys.path or sys.modules tricks), as the tests and `make readme` use it."""
+    import importlib
+
+    for name in ("build_data", "run_notebooks", "strip_notebooks", "update_readme", "bench_gpt"):
+        assert importlib.import_module(f"scripts.{name}").__doc__
