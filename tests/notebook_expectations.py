@@ -276,6 +276,12 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "two_shot_accuracy": greater_than("majority_accuracy"),  # the prompt baseline beats guessing the majority
         "finetuned_errors": (0, 16),
     },
+    # Instruction fine-tuning (lead): the entry for notebook 09 goes here.
+    "09-instruction-fine-tuning": {},
+    # LoRA and PEFT (helper-1): the entry for notebook 10 goes here.
+    "10-lora-and-peft": {},
+    # Evaluating LLMs (helper-2): the entry for notebook 11 goes here.
+    "11-evaluating-llms": {},
 }
 
 
