@@ -77,23 +77,29 @@ def test_load_pretrained_gpt_without_cache(tmp_path, monkeypatch) -> None:
     model, _ = tiny_problem()
     tokenizer = BPETokenizer()
     tokenizer.train("the cat sat on the mat " * 20, 260)
-    save_checkpoint(tmp_path / "austen-gpt", model, tokenizer, model.config)
+    save_checkpoint(training.pretrained_gpt_dir(), model, tokenizer, model.config)
+    assert training.pretrained_gpt_dir().parent == tmp_path
     loaded, tok = load_pretrained_gpt(train_if_missing=False)
     assert isinstance(loaded, GPT) and tok.vocab_size == 260
 
 
 def test_load_pretrained_gpt_trains_and_caches_when_missing(tmp_path, monkeypatch) -> None:
-    """The on-the-fly path notebooks 08+ rely on: train with the (here shrunk) recipe, save, then reload the same."""
+    """The on-the-fly path notebooks 08+ rely on: train with a (tiny) recipe, save, then reload the same."""
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
     tiny = {"vocab_size": 300, "context_length": 16, "d_model": 16, "n_heads": 2, "n_layers": 1, "steps": 3}
-    monkeypatch.setattr(training, "AUSTEN_GPT_RECIPE", replace(training.AUSTEN_GPT_RECIPE, **tiny, warmup_steps=1))
-    model, tokenizer = load_pretrained_gpt(train_if_missing=True, progress=False)
-    assert (tmp_path / "austen-gpt" / "model.pt").is_file()
+    recipe = replace(training.AUSTEN_GPT_RECIPE, **tiny, warmup_steps=1)
+    model, tokenizer = load_pretrained_gpt(train_if_missing=True, progress=False, recipe=recipe)
+    folder = training.pretrained_gpt_dir(recipe)
+    assert (folder / "model.pt").is_file() and folder != training.pretrained_gpt_dir()
     assert tokenizer.vocab_size == 300 and model.config.d_model == 16 and not model.training
-    history = json.loads((tmp_path / "austen-gpt" / "history.json").read_text())
+    history = json.loads((folder / "history.json").read_text())
     assert len(history["train_loss"]) == 3
-    again, _ = load_pretrained_gpt(train_if_missing=False)
+    again, _ = load_pretrained_gpt(train_if_missing=False, recipe=recipe)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+    with pytest.raises(FileNotFoundError, match="notebook 07"):
+        load_pretrained_gpt(train_if_missing=False)  # the default recipe has its own folder
+    with pytest.raises(TypeError, match="recipe"):
+        training.pretrained_gpt_dir({"steps": 3})
 
 
 def test_next_token_loss_counts_the_predicted_tokens() -> None:

@@ -52,6 +52,20 @@ def cache_dir() -> Path:
     return base / "llm-course"
 
 
+def recipe_cache_dir(name: str, recipe: Any) -> Path:
+    """The cache folder of a model trained by the course from a frozen recipe dataclass: `cache_dir()/<name>-<digest>`,
+    the digest a hash of the recipe's fields, so a model trained with other settings never answers for this one."""
+    import dataclasses
+    import hashlib
+
+    require_type("name", name, str)
+    if not dataclasses.is_dataclass(recipe) or isinstance(recipe, type):
+        raise TypeError(f"`recipe` must be a recipe dataclass instance, not {type(recipe).__name__}.")
+    fields = json.dumps(dataclasses.asdict(recipe), sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{type(recipe).__name__}:{fields}".encode()).hexdigest()[:12]
+    return cache_dir() / f"{name}-{digest}"
+
+
 def chat_model_info() -> dict[str, Any]:
     """Where the default chat model comes from and whether its converted copy is cached already; never raises."""
     cached = cache_dir() / CHAT_CACHE_NAME

@@ -1,5 +1,6 @@
 """Pretraining a language model: sliding token windows, the next-token loss, checkpoints, and the course's small
-Austen GPT (`load_pretrained_gpt`), trained on the fly with `AUSTEN_GPT_RECIPE` when it is not cached yet.
+Austen GPT (`load_pretrained_gpt`), trained on the fly from its recipe when it is not cached yet
+(`AUSTEN_GPT_RECIPE` in full mode, `SMOKE_AUSTEN_GPT_RECIPE` for the few-second smoke runs).
 Taught in notebook 07; the loop itself is `utils.training.loop`."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..assets.models import cache_dir
+from ..assets.models import recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..transformer.gpt import GPT, GPTConfig
 from ..transformer.tokenizer import BPETokenizer
@@ -41,9 +42,22 @@ class AustenGPTRecipe:
     warmup_steps: int = 60
     weight_decay: float = 0.1
     seed: int = 0
+    max_chars: int | None = None  # None = the whole corpus; else its first characters only
 
 
 AUSTEN_GPT_RECIPE = AustenGPTRecipe()
+# The tiny model notebook 07 trains in smoke mode; later notebooks load it in smoke mode (seconds to train).
+SMOKE_AUSTEN_GPT_RECIPE = AustenGPTRecipe(
+    vocab_size=512,
+    context_length=64,
+    d_model=64,
+    n_layers=2,
+    batch_size=8,
+    stride=64,
+    steps=25,
+    warmup_steps=5,
+    max_chars=200_000,
+)
 PRETRAINED_NAME = "austen-gpt"
 
 
@@ -142,9 +156,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[GPT, BPETokenizer, GP
 # The course's pretrained Austen GPT
 
 
-def pretrained_gpt_dir() -> Path:
-    """Where notebook 07 saves, and `load_pretrained_gpt` looks for, the course's Austen GPT."""
-    return cache_dir() / PRETRAINED_NAME
+def pretrained_gpt_dir(recipe: AustenGPTRecipe = AUSTEN_GPT_RECIPE) -> Path:
+    """Where notebook 07 saves, and `load_pretrained_gpt` looks for, the Austen GPT trained with `recipe`
+    (one folder per recipe in the course cache)."""
+    require_type("recipe", recipe, AustenGPTRecipe)
+    return recipe_cache_dir(PRETRAINED_NAME, recipe)
 
 
 def split_ids(ids: Sequence[int], val_fraction: float) -> tuple[list[int], list[int]]:
@@ -167,6 +183,8 @@ def train_austen_gpt(
     r = recipe
     generator = set_seed(r.seed)
     text = load_austen_text()
+    if r.max_chars is not None:
+        text = text[: r.max_chars]
     tokenizer = BPETokenizer()
     tokenizer.train(text, r.vocab_size, progress=progress)
     train_ids, val_ids = split_ids(tokenizer.encode(text), r.val_fraction)
@@ -198,15 +216,17 @@ def train_austen_gpt(
     return model, tokenizer, config, history
 
 
-def load_pretrained_gpt(train_if_missing: bool = True, progress: bool = True) -> tuple[GPT, BPETokenizer]:
-    """The course's small GPT trained on Jane Austen (notebook 07), from `cache_dir()/"austen-gpt"`.
+def load_pretrained_gpt(
+    train_if_missing: bool = True, progress: bool = True, *, recipe: AustenGPTRecipe = AUSTEN_GPT_RECIPE
+) -> tuple[GPT, BPETokenizer]:
+    """The course's small GPT trained on Jane Austen with `recipe` (notebook 07), from `pretrained_gpt_dir(recipe)`.
 
     When it is not there (or was written by an older version of the course) and `train_if_missing` is True, it
-    is trained now with `AUSTEN_GPT_RECIPE` (about four minutes on a 2-core laptop CPU, with a progress bar) and
-    saved there. Returns `(model in eval mode, tokenizer)`."""
+    is trained now (`AUSTEN_GPT_RECIPE`: about four minutes on a 2-core laptop CPU, with a progress bar;
+    `SMOKE_AUSTEN_GPT_RECIPE`: seconds) and saved there. Returns `(model in eval mode, tokenizer)`."""
     require_type("train_if_missing", train_if_missing, bool)
     require_type("progress", progress, bool)
-    folder = pretrained_gpt_dir()
+    folder = pretrained_gpt_dir(recipe)
     try:
         model, tokenizer, _, _ = load_checkpoint(folder)
     except (FileNotFoundError, ValueError) as err:
@@ -215,7 +235,7 @@ def load_pretrained_gpt(train_if_missing: bool = True, progress: bool = True) ->
                 f"No usable pretrained Austen GPT in {str(folder)!r} ({err}); run notebook 07 or call "
                 "load_pretrained_gpt(train_if_missing=True)."
             ) from err
-        model, tokenizer, config, history = train_austen_gpt(AUSTEN_GPT_RECIPE, progress=progress)
+        model, tokenizer, config, history = train_austen_gpt(recipe, progress=progress)
         save_checkpoint(folder, model, tokenizer, config, history)
         model, tokenizer, _, _ = load_checkpoint(folder)
     return model, tokenizer
