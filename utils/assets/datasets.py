@@ -6,6 +6,7 @@ any network access.
 * `load_preference_pairs()` - (prompt, chosen, rejected) review pairs (reward models, DPO).
 * `load_wordnet_instructions()` - (instruction, input, output) rows from WordNet (instruction tuning).
 * `load_package_summaries()` - Debian package descriptions and their one-line synopses (summarisation).
+* `load_parallel_synopses()` - Debian package synopses in German/French and English (translation, BLEU).
 
 `describe_datasets()` lists them all with source, licence and size. The files are committed; `make data`
 (`python scripts/build_data.py`) rebuilds them, and `data/README.md` says how each one was made. Set the
@@ -190,6 +191,39 @@ DATASETS: dict[str, DatasetSpec] = {
             columns=("package", "description", "summary"),
             needs_apt=True,
         ),
+        DatasetSpec(
+            name="parallel_synopses",
+            title="Debian's translated package synopses (German/French -> English translation)",
+            loader="load_parallel_synopses",
+            description="One-line Debian package synopses in German or French with their English original.",
+            files=(
+                "`parallel_synopses/{train,test}.jsonl`, keys `package`, `language` (`de` or `fr`: the source "
+                "language), `source` (the translated synopsis), `target` (the English synopsis)"
+            ),
+            source=(
+                "Debian 12 (bookworm) main `Translation-de`, `Translation-fr` and `Translation-en` indexes "
+                "(`apt-get update -o Acquire::Languages=en,de,fr`): synopses translated by the Debian "
+                "Description Translation Project (DDTP), each paired with the English text it translates."
+            ),
+            licence=(
+                "Package metadata under each package's own (DFSG-free) licence; the translations are "
+                "contributed to Debian through the DDTP for redistribution with it. See "
+                "`LICENSES/debian-descriptions.md`."
+            ),
+            short_licence="Each package's DFSG-free licence",
+            notes=(
+                "A translation names the md5 of the English description it was made from, so pairs are joined "
+                "on it (outdated translations drop out). English synopses of 3-20 words; untranslated ones "
+                "(source equal to target), transitional/dummy/meta packages and repeated English synopses "
+                "(library, -dev, -doc siblings) dropped. 1,500 pairs per source language sampled by hash rank, "
+                "split ~90/10 by English synopsis, so no English sentence is in both splits. Rows are sorted "
+                "by language (`de` first), then by hash. Only the one-line synopses are kept, not the long "
+                "descriptions."
+            ),
+            splits=("train", "test"),
+            columns=("package", "language", "source", "target"),
+            needs_apt=True,
+        ),
     )
 }
 
@@ -324,6 +358,12 @@ def load_wordnet_instructions() -> DatasetDict:
 def load_package_summaries() -> DatasetDict:
     """Summarisation pairs: splits train/test; columns `package`, `description` (long text), `summary` (one line)."""
     return _load_splits("package_summaries", _string_features("package_summaries"))
+
+
+def load_parallel_synopses() -> DatasetDict:
+    """Translation pairs: splits train/test; columns `package`, `language` ("de" or "fr"), `source` (the German or
+    French synopsis) and `target` (the English synopsis it translates). Filter on `language` for one direction."""
+    return _load_splits("parallel_synopses", _string_features("parallel_synopses"))
 
 
 def _rows_per_split(spec: DatasetSpec) -> dict[str, int]:
