@@ -1,0 +1,200 @@
+"""utils.training.instruction: the two prompt formats, the response-only mask and loss (equal to TRL's SFTTrainer
+on the same examples), the data mix, and the cached instruction-tuned model."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from utils.assets.models import AssetMissingError, load_chat_model
+from utils.training import instruction
+from utils.training.instruction import (
+    INSTRUCTION_RECIPE,
+    LORA_RECIPE,
+    InstructionRecipe,
+    SFTCollator,
+    chat_messages,
+    format_alpaca,
+    instruction_model_dir,
+    instruction_rows,
+    load_instruction_tuned,
+    save_instruction_model,
+    sft_loss,
+    tokenize_example,
+    train_instruction_model,
+)
+
+ROWS = [
+    {"instruction": "Name a colour.", "input": "", "output": "Teal."},
+    {"instruction": "Add the numbers.", "input": "2 and 40", "output": "42"},
+    {"instruction": "Spell it backwards.", "input": "stressed", "output": "desserts, as it happens"},
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Iterator[Any]:
+    try:
+        _, tok = load_chat_model(device="cpu")
+    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
+        pytest.skip(f"chat model not installed: {exc}")
+    yield tok
+
+
+def tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def test_tokenization_and_loss_equal_trl_sft_trainer(tokenizer: Any) -> None:
+    """TRL's SFTTrainer on conversational prompt-completion rows: same ids, same response tokens, same loss."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    model = tiny_llama(len(tokenizer))
+    data = [dict(zip(("prompt", "completion"), chat_messages(r), strict=True)) for r in ROWS]
+    args = SFTConfig(
+        output_dir=tempfile.mkdtemp(),
+        max_length=64,
+        per_device_train_batch_size=3,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        activation_checkpointing=False,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer)
+    trl_rows = list(trainer.train_dataset)
+    for row, theirs in zip(ROWS, trl_rows, strict=True):
+        ours = tokenize_example(tokenizer, row, max_length=64)
+        assert ours["input_ids"] == theirs["input_ids"]
+        assert ours["completion_mask"] == [int(label != -100) for label in theirs["labels"]]
+    trl_batch = trainer.data_collator(trl_rows)
+    with torch.no_grad():
+        theirs = trainer.compute_loss(model.eval(), dict(trl_batch))
+        ours, n_tokens = sft_loss(model, SFTCollator(tokenizer, max_length=64)(ROWS))
+    assert n_tokens == int((trl_batch["labels"][:, 1:] != -100).sum())
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_sft_loss_equals_transformers_loss_with_ignored_labels(tokenizer: Any) -> None:
+    model = tiny_llama(len(tokenizer), seed=1)
+    batch = SFTCollator(tokenizer, max_length=64)(ROWS)
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+    with torch.no_grad():
+        reference = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
+        ours, _ = sft_loss(model, batch)
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
+
+
+def test_collator_pads_right_and_masks_prompt_and_padding(tokenizer: Any) -> None:
+    batch = SFTCollator(tokenizer, max_length=64)(ROWS)
+    lengths = batch["attention_mask"].sum(dim=1)
+    assert batch["input_ids"].shape == batch["completion_mask"].shape == (3, int(lengths.max()))
+    for i, row in enumerate(ROWS):
+        n = int(lengths[i])
+        assert batch["attention_mask"][i, :n].all() and not batch["attention_mask"][i, n:].any()
+        assert not batch["completion_mask"][i, n:].any()
+        response = tokenizer.decode(batch["input_ids"][i][batch["completion_mask"][i].bool()])
+        assert response.startswith(row["output"]) and "<|im_end|>" in response  # the answer and its end-of-turn
+        assert row["instruction"] in tokenizer.decode(batch["input_ids"][i, :n][batch["completion_mask"][i, :n] == 0])
+
+
+def test_alpaca_format_and_its_tokens(tokenizer: Any) -> None:
+    prompt, response = format_alpaca(ROWS[1])
+    assert "### Instruction:\nAdd the numbers." in prompt and "### Input:\n2 and 40" in prompt
+    assert prompt.endswith("### Response:\n") and response == "42"
+    assert "### Input" not in format_alpaca(ROWS[0])[0]
+    example = tokenize_example(tokenizer, ROWS[1], template="alpaca")
+    ids, mask = example["input_ids"], example["completion_mask"]
+    assert ids[-1] == tokenizer.eos_token_id and mask[-1] == 1
+    assert tokenizer.decode([i for i, m in zip(ids, mask, strict=True) if m]) == "42" + tokenizer.eos_token
+    cut = tokenize_example(tokenizer, ROWS[1], template="alpaca", max_length=10)
+    assert len(cut["input_ids"]) == 10 and not any(cut["completion_mask"])
+
+
+def test_instruction_rows_mix_is_deterministic_and_split_by_word() -> None:
+    rows = instruction_rows("train", n_wordnet=12, n_summaries=5, n_sentiment=3, seed=3)
+    assert rows == instruction_rows("train", n_wordnet=12, n_summaries=5, n_sentiment=3, seed=3)
+    assert [r["task"] for r in rows].count("wordnet") == 12 and len(rows) == 20
+    assert {r["output"] for r in rows if r["task"] == "sentiment"} <= {"positive", "negative"}
+    assert all(len(r["input"].split()) <= 61 for r in rows if r["task"] == "summary")
+    other = instruction_rows("train", n_wordnet=12, n_summaries=5, n_sentiment=3, seed=4)
+    assert rows != other
+    test_words = {r["input"] for r in instruction_rows("test", n_wordnet=50, n_summaries=0)}
+    train_words = {r["input"] for r in instruction_rows("train", n_wordnet=500, n_summaries=0)}
+    assert not test_words & train_words
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "names"),
+    [
+        (lambda: instruction_rows("dev", n_wordnet=1, n_summaries=1), ValueError, "split"),
+        (lambda: instruction_rows("train", n_wordnet=-1, n_summaries=1), ValueError, "n_wordnet"),
+        (lambda: instruction_rows("train", n_wordnet=0, n_summaries=0), ValueError, "at least one row"),
+        (lambda: instruction_rows("train", n_wordnet=1.5, n_summaries=1), TypeError, "n_wordnet"),
+        (lambda: instruction_rows("test", n_wordnet=10**6, n_summaries=0), ValueError, "asked for"),
+        (lambda: format_alpaca({"instruction": "x", "output": "y"}), ValueError, "input"),
+        (lambda: format_alpaca("Define cat."), TypeError, "row"),
+        (lambda: InstructionRecipe(method="qlora"), ValueError, "method"),
+        (lambda: InstructionRecipe(lora_targets=["q_proj"]), TypeError, "lora_targets"),
+        (lambda: sft_loss(None, {"input_ids": torch.zeros(1, 2)}), ValueError, "SFTCollator"),
+        (lambda: instruction_model_dir({"steps": 1}), TypeError, "recipe"),
+    ],
+)
+def test_bad_arguments_are_refused(call, error: type[Exception], names: str) -> None:
+    with pytest.raises(error, match=names):
+        call()
+
+
+def test_bad_template_and_empty_batch_are_refused(tokenizer: Any) -> None:
+    with pytest.raises(ValueError, match="template"):
+        tokenize_example(tokenizer, ROWS[0], template="vicuna")
+    with pytest.raises(ValueError, match="rows"):
+        SFTCollator(tokenizer)([])
+    with pytest.raises(ValueError, match="no response tokens"):
+        sft_loss(tiny_llama(len(tokenizer)), SFTCollator(tokenizer, max_length=8)(ROWS))
+
+
+def test_recipes_have_their_own_cache_folders() -> None:
+    folders = {instruction_model_dir(r) for r in (INSTRUCTION_RECIPE, LORA_RECIPE, INSTRUCTION_RECIPE.smoke())}
+    assert len(folders) == 3
+    assert instruction_model_dir(replace(INSTRUCTION_RECIPE)) == instruction_model_dir(INSTRUCTION_RECIPE)
+    small = INSTRUCTION_RECIPE.smoke()
+    assert small.steps < INSTRUCTION_RECIPE.steps and small.method == "full"
+
+
+def test_train_save_and_load_the_tuned_model(tokenizer: Any, tmp_path, monkeypatch) -> None:
+    """The cache path notebooks 10 and 11 rely on: train (here a tiny model), save, reload the same weights."""
+    monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
+    recipe = replace(INSTRUCTION_RECIPE.smoke(), steps=3, lr=1e-2)
+    with pytest.raises(FileNotFoundError, match="notebook 09"):
+        load_instruction_tuned(recipe, train_if_missing=False)
+    model, tok, history = train_instruction_model(recipe, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    assert len(history.train_loss) == 3 and history.val_loss[-1] < history.val_loss[0]  # lr 1e-2: it learns fast
+    folder = save_instruction_model(model, tok, recipe, history)
+    assert folder == instruction_model_dir(recipe) and folder.parent == tmp_path
+    loaded, _ = load_instruction_tuned(recipe, train_if_missing=False)
+    batch = SFTCollator(tok, max_length=64)(ROWS)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
+            model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
+        )
+    with pytest.raises(ValueError, match="both"):
+        train_instruction_model(recipe, model=model)
+    assert instruction.INSTRUCTION_NAME in folder.name

@@ -1,0 +1,425 @@
+"""Instruction fine-tuning (supervised fine-tuning, SFT): instruction/response pairs, the two prompt formats
+(an Alpaca-style template and a chat template), a collator that marks the response tokens, the loss on those
+tokens only, and the course's instruction-tuned SmolLM2 (`load_instruction_tuned`), trained from a recipe when it
+is not cached. Taught in notebook 09; notebook 10 trains the same task with LoRA, notebook 11 evaluates both."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..assets.models import recipe_cache_dir
+from ..course.arguments import require_choice, require_range, require_type
+from ..generation.prompting import generate_completions
+from ..generation.scoring import sequence_log_probs
+from .loop import TrainingHistory, train_model
+
+TEMPLATES = ("chat", "alpaca")
+TASKS = ("wordnet", "summary", "sentiment")
+SUMMARY_INSTRUCTION = "Summarize this software package description in one line."
+SENTIMENT_INSTRUCTION = "Is this movie review positive or negative? Answer with one word."
+ALPACA_TEMPLATE = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+)
+ALPACA_TEMPLATE_NO_INPUT = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Response:\n"
+)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The data: instruction / input / output rows
+
+
+def _check_row(row: Any) -> None:
+    require_type("row", row, Mapping)
+    missing = [k for k in ("instruction", "input", "output") if k not in row]
+    if missing:
+        raise ValueError(f"`row` needs the keys instruction, input and output; it lacks {', '.join(missing)}.")
+
+
+def _first_words(text: str, n: int) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + (" ..." if len(words) > n else "")
+
+
+def instruction_rows(
+    split: str,
+    *,
+    n_wordnet: int,
+    n_summaries: int,
+    n_sentiment: int = 0,
+    max_input_words: int = 60,
+    seed: int = 0,
+) -> list[dict[str, str]]:
+    """A shuffled mix of instruction rows `{"instruction", "input", "output", "task"}` from the course's data:
+    `n_wordnet` WordNet rows (define / use in a sentence / give synonyms), `n_summaries` Debian package descriptions
+    to summarise in one line (the description cut to `max_input_words` words) and `n_sentiment` Rotten Tomatoes
+    snippets to label positive or negative (split "train" or "test"; sentiment uses its "test" split for "test").
+    The same arguments always give the same rows."""
+    from ..assets.datasets import (
+        SENTIMENT_LABELS,
+        load_package_summaries,
+        load_rotten_tomatoes,
+        load_wordnet_instructions,
+    )
+
+    require_choice("split", split, ("train", "test"))
+    for name, value in (("n_wordnet", n_wordnet), ("n_summaries", n_summaries), ("n_sentiment", n_sentiment)):
+        require_type(name, value, int)
+        require_range(name, value, low=0)
+    require_type("max_input_words", max_input_words, int)
+    require_range("max_input_words", max_input_words, low=1)
+    require_type("seed", seed, int)
+    if n_wordnet + n_summaries + n_sentiment == 0:
+        raise ValueError("ask for at least one row: n_wordnet + n_summaries + n_sentiment must be > 0.")
+
+    def take(dataset: Any, n: int) -> Any:
+        if n > len(dataset):
+            raise ValueError(f"asked for {n} rows of a {split!r} split that has {len(dataset)}.")
+        return dataset.shuffle(seed=seed).select(range(n))
+
+    rows: list[dict[str, str]] = []
+    if n_wordnet:
+        for r in take(load_wordnet_instructions()[split], n_wordnet):
+            rows.append(
+                {"instruction": r["instruction"], "input": r["input"], "output": r["output"], "task": "wordnet"}
+            )
+    if n_summaries:
+        for r in take(load_package_summaries()[split], n_summaries):
+            text = _first_words(r["description"], max_input_words)
+            rows.append({"instruction": SUMMARY_INSTRUCTION, "input": text, "output": r["summary"], "task": "summary"})
+    if n_sentiment:
+        for r in take(load_rotten_tomatoes()[split], n_sentiment):
+            label = SENTIMENT_LABELS[r["label"]]
+            rows.append(
+                {"instruction": SENTIMENT_INSTRUCTION, "input": r["text"], "output": label, "task": "sentiment"}
+            )
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed)).tolist()
+    return [rows[i] for i in order]
+
+
+def user_message(row: Mapping[str, str]) -> str:
+    """What the user says in the chat format: the instruction, then the input (if any) after a blank line."""
+    _check_row(row)
+    return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
+
+
+def format_alpaca(row: Mapping[str, str]) -> tuple[str, str]:
+    """`(prompt, response)` in the Alpaca-style plain-text template (no chat tokens); the tokenizer's EOS token
+    is appended to the response when it is tokenized."""
+    _check_row(row)
+    template = ALPACA_TEMPLATE if row["input"] else ALPACA_TEMPLATE_NO_INPUT
+    return template.format(instruction=row["instruction"], input=row["input"]), row["output"]
+
+
+def chat_messages(row: Mapping[str, str]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """`(prompt messages, completion messages)`: one user turn and one assistant turn, the shape TRL's SFTTrainer
+    calls a conversational prompt-completion example."""
+    _check_row(row)
+    return [{"role": "user", "content": user_message(row)}], [{"role": "assistant", "content": row["output"]}]
+
+
+def _chat_ids(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=True)
+    if isinstance(out, Mapping) or hasattr(out, "keys"):
+        out = out["input_ids"]
+    return list(out)
+
+
+def prompt_text(tokenizer: Any, row: Mapping[str, str], template: str = "chat") -> str:
+    """The text a model is given to answer `row`: the chat template up to the assistant's turn, or the Alpaca
+    prompt."""
+    require_choice("template", template, TEMPLATES)
+    if template == "alpaca":
+        return format_alpaca(row)[0]
+    prompt, _ = chat_messages(row)
+    return tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+
+
+def tokenize_example(
+    tokenizer: Any, row: Mapping[str, str], *, template: str = "chat", max_length: int = 256
+) -> dict[str, list[int]]:
+    """`{"input_ids", "completion_mask"}` for one row: prompt then response tokens, `completion_mask` 1 on the
+    response tokens (the only ones the loss counts). As TRL does: the prompt is the tokenized chat up to the
+    assistant's turn (Alpaca: the template text), the response everything after it (the end-of-turn token
+    included); sequences longer than `max_length` are cut at the end."""
+    require_choice("template", template, TEMPLATES)
+    require_type("max_length", max_length, int)
+    require_range("max_length", max_length, low=2)
+    if template == "chat":
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError("`tokenizer` has no chat template; use template='alpaca' or a chat model's tokenizer.")
+        prompt, completion = chat_messages(row)
+        prompt_ids = _chat_ids(tokenizer, prompt, generation_prompt=True)
+        ids = _chat_ids(tokenizer, prompt + completion, generation_prompt=False)
+        if ids[: len(prompt_ids)] != prompt_ids:
+            raise ValueError("the chat template renders the prompt differently on its own; cannot split the tokens.")
+    else:
+        prompt, response = format_alpaca(row)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = prompt_ids + response_ids
+    mask = [0] * len(prompt_ids) + [1] * (len(ids) - len(prompt_ids))
+    return {"input_ids": ids[:max_length], "completion_mask": mask[:max_length]}
+
+
+class SFTCollator:
+    """Turns a list of rows into a right-padded batch `{"input_ids", "attention_mask", "completion_mask"}`, ready
+    for `sft_loss`. Use it as a DataLoader's `collate_fn`."""
+
+    def __init__(self, tokenizer: Any, *, template: str = "chat", max_length: int = 256) -> None:
+        require_choice("template", template, TEMPLATES)
+        require_type("max_length", max_length, int)
+        require_range("max_length", max_length, low=2)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        if pad is None:
+            raise ValueError("`tokenizer` has neither a pad token nor an EOS token to pad with.")
+        self.tokenizer, self.template, self.max_length, self.pad_id = tokenizer, template, max_length, pad
+
+    def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
+        require_type("rows", rows, (list, tuple))
+        if not rows:
+            raise ValueError("`rows` is empty: a batch needs at least one row.")
+        examples = [
+            tokenize_example(self.tokenizer, r, template=self.template, max_length=self.max_length) for r in rows
+        ]
+        width = max(len(e["input_ids"]) for e in examples)
+        batch = {
+            "input_ids": torch.full((len(examples), width), self.pad_id),
+            "attention_mask": torch.zeros(len(examples), width, dtype=torch.long),
+            "completion_mask": torch.zeros(len(examples), width, dtype=torch.long),
+        }
+        for i, e in enumerate(examples):
+            n = len(e["input_ids"])
+            batch["input_ids"][i, :n] = torch.tensor(e["input_ids"])
+            batch["attention_mask"][i, :n] = 1
+            batch["completion_mask"][i, :n] = torch.tensor(e["completion_mask"])
+        return batch
+
+
+def sft_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """The supervised fine-tuning loss: the mean cross-entropy over the response tokens of the batch (prompt and
+    padding tokens count zero), and how many tokens it averages. A `loss_fn` for `train_model`."""
+    require_type("batch", batch, Mapping)
+    missing = [k for k in ("input_ids", "attention_mask", "completion_mask") if k not in batch]
+    if missing:
+        raise ValueError(f"`batch` lacks {', '.join(missing)}: build it with SFTCollator.")
+    counted = batch["completion_mask"] * batch["attention_mask"]
+    n_tokens = int(counted[:, 1:].sum())
+    if n_tokens == 0:
+        raise ValueError("the batch has no response tokens to train on (every completion was cut by max_length?).")
+    log_probs = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted)
+    return -log_probs.total.sum() / n_tokens, n_tokens
+
+
+@torch.no_grad()
+def generate_responses(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Mapping[str, str]],
+    *,
+    template: str = "chat",
+    max_new_tokens: int = 48,
+    batch_size: int = 8,
+) -> list[str]:
+    """The model's greedy answers to `rows` (new text only, stripped), batched with left padding."""
+    require_type("rows", rows, (list, tuple))
+    if not rows:
+        raise ValueError("`rows` is empty.")
+    prompts = [prompt_text(tokenizer, r, template) for r in rows]
+    answers = generate_completions(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return [a.strip() for a in answers]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The course's instruction-tuned SmolLM2
+
+
+@dataclass(frozen=True)
+class InstructionRecipe:
+    """Everything that decides one instruction-tuned SmolLM2: notebook 09 (full fine-tuning) and 10 (LoRA) read
+    their settings from here, and `load_instruction_tuned` trains with it when the model is not cached."""
+
+    method: str = "full"  # "full": every weight trains; "lora": low-rank adapters on `lora_targets` only
+    n_wordnet: int = 480
+    n_summaries: int = 240
+    n_sentiment: int = 0  # a share of another task mixed in (notebook 09's remedy for forgetting)
+    n_val: int = 32  # held-out rows for the validation loss
+    max_input_words: int = 60
+    max_length: int = 192
+    batch_size: int = 8
+    steps: int = 45
+    lr: float = 5e-5
+    warmup_steps: int = 5
+    weight_decay: float = 0.0
+    lora_r: int = 8
+    lora_alpha: float = 16.0
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"))
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require_choice("method", self.method, ("full", "lora"))
+        require_type("lora_targets", self.lora_targets, tuple)
+
+    def smoke(self) -> InstructionRecipe:
+        """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
+        return replace(
+            self,
+            n_wordnet=8,
+            n_summaries=4,
+            n_sentiment=min(self.n_sentiment, 4),
+            n_val=4,
+            max_length=128,
+            batch_size=2,
+            steps=2,
+            warmup_steps=0,
+        )
+
+
+INSTRUCTION_RECIPE = InstructionRecipe()
+LORA_RECIPE = InstructionRecipe(method="lora", lr=1e-3)
+INSTRUCTION_NAME = "smollm2-instruct-tuned"
+
+
+def instruction_model_dir(recipe: InstructionRecipe = INSTRUCTION_RECIPE) -> Path:
+    """Where the model trained with `recipe` is saved (one folder per recipe in the course cache)."""
+    require_type("recipe", recipe, InstructionRecipe)
+    return recipe_cache_dir(INSTRUCTION_NAME, recipe)
+
+
+def recipe_rows(recipe: InstructionRecipe, split: str) -> list[dict[str, str]]:
+    """The rows `recipe` trains on (split "train") or validates on (split "test", `n_val` rows in the same mix)."""
+    require_type("recipe", recipe, InstructionRecipe)
+    require_choice("split", split, ("train", "test"))
+    if split == "train":
+        counts = (recipe.n_wordnet, recipe.n_summaries, recipe.n_sentiment)
+    else:
+        total = recipe.n_wordnet + recipe.n_summaries + recipe.n_sentiment
+        counts = tuple(
+            round(recipe.n_val * n / total) for n in (recipe.n_wordnet, recipe.n_summaries, recipe.n_sentiment)
+        )
+    return instruction_rows(
+        split,
+        n_wordnet=counts[0],
+        n_summaries=counts[1],
+        n_sentiment=counts[2],
+        max_input_words=recipe.max_input_words,
+        seed=recipe.seed,
+    )
+
+
+def train_instruction_model(
+    recipe: InstructionRecipe = INSTRUCTION_RECIPE,
+    *,
+    model: nn.Module | None = None,
+    tokenizer: Any = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, Any, TrainingHistory]:
+    """Fine-tune SmolLM2 (or `model`, changed in place) on `recipe`'s instruction mix with `sft_loss` and
+    `train_model`: returns `(model in eval mode, tokenizer, history)`. With method "lora" the adapters stay in the
+    model (merge them with `utils.training.lora.merge_lora`)."""
+    from ..assets.models import load_chat_model
+    from ..course.seeding import set_seed
+
+    require_type("recipe", recipe, InstructionRecipe)
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
+    if model is None:
+        model, tokenizer = load_chat_model(device=device)
+    generator = set_seed(recipe.seed)
+    if recipe.method == "lora":
+        from .lora import add_lora
+
+        add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    collate = SFTCollator(tokenizer, max_length=recipe.max_length)
+    train_loader = DataLoader(
+        recipe_rows(recipe, "train"),
+        batch_size=recipe.batch_size,
+        shuffle=True,
+        collate_fn=collate,
+        generator=generator,
+    )
+    val_loader = DataLoader(recipe_rows(recipe, "test"), batch_size=recipe.batch_size, collate_fn=collate)
+    history = train_model(
+        model,
+        train_loader,
+        val_loader,
+        loss_fn=sft_loss,
+        steps=recipe.steps,
+        lr=recipe.lr,
+        warmup_steps=recipe.warmup_steps,
+        weight_decay=recipe.weight_decay,
+        eval_every=max(1, recipe.steps // 5),
+        eval_batches=len(val_loader),
+        device=device,
+        progress=progress,
+    )
+    return model.eval(), tokenizer, history
+
+
+def save_instruction_model(
+    model: nn.Module, tokenizer: Any, recipe: InstructionRecipe, history: TrainingHistory | None = None
+) -> Path:
+    """Save a model trained with `recipe` where `load_instruction_tuned(recipe)` finds it (LoRA adapters are merged
+    into a copy first, so the folder holds a plain transformers model)."""
+    import copy
+    import tempfile
+
+    require_type("recipe", recipe, InstructionRecipe)
+    if recipe.method == "lora":
+        from .lora import merge_lora
+
+        model = merge_lora(copy.deepcopy(model))
+    folder = instruction_model_dir(recipe)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
+    (tmp / "course_recipe.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder
+
+
+def load_instruction_tuned(
+    recipe: InstructionRecipe = INSTRUCTION_RECIPE,
+    *,
+    train_if_missing: bool = True,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, Any]:
+    """The SmolLM2 that notebook 09 (`INSTRUCTION_RECIPE`) or 10 (`LORA_RECIPE`) fine-tuned, from the course cache:
+    `(model in eval mode, tokenizer)`. When it is missing and `train_if_missing` is True it is trained now (full
+    recipes: a few minutes on a 2-core CPU, with a progress bar; `recipe.smoke()`: seconds) and saved."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..course.device import resolve_device
+
+    require_type("recipe", recipe, InstructionRecipe)
+    require_type("train_if_missing", train_if_missing, bool)
+    folder = instruction_model_dir(recipe)
+    if not (folder / "course_recipe.json").is_file():
+        if not train_if_missing:
+            raise FileNotFoundError(
+                f"No instruction-tuned model for this recipe in {str(folder)!r}: run notebook 09 (full) or 10 (LoRA), "
+                "or call load_instruction_tuned(recipe, train_if_missing=True)."
+            )
+        model, tokenizer, history = train_instruction_model(recipe, device=device, progress=progress)
+        save_instruction_model(model, tokenizer, recipe, history)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return model.to(resolve_device(device)).eval(), tokenizer
