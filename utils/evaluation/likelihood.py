@@ -1,0 +1,300 @@
+"""Evaluating a language model by the probabilities it gives to text: perplexity, multiple-choice benchmarks
+scored by log-likelihood, and a confidence interval for an accuracy. Taught in notebook 11.
+
+Every function takes a causal LM that follows the course's protocol (`model(input_ids=..., attention_mask=...)`
+returns `.logits`: the course's `GPT` and `LlamaDecoder`, or a transformers model such as SmolLM2) and its
+tokenizer: a transformers tokenizer or the course's `BPETokenizer` (anything with `encode(text) -> list[int]`).
+Texts are tokenized one by one and padded on the right here, so no pad token is needed.
+
+* `perplexity`: exp of the mean negative log-likelihood per predicted token, pooled over all texts (a long text
+  weighs more than a short one). The first token of a text is never predicted (nothing comes before it), so a
+  text of n tokens contributes n - 1. For one text this equals `exp(model(ids, labels=ids).loss)` in transformers.
+* `multiple_choice_accuracy`: for each question, the log-likelihood of every choice given the question; the
+  highest (summed, or divided by its length in tokens or characters) is the model's answer. No generation and
+  no answer parsing, which is how MMLU-style benchmarks are usually run on base models.
+* `wilson_interval`: a confidence interval for an accuracy measured on n questions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..course.arguments import require_choice, require_range, require_type
+from ..course.device import device_of
+from ..generation.scoring import sequence_log_probs
+from ..transformer.tokenizer import BPETokenizer
+
+NORMALIZATIONS = ("sum", "token", "char")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Shared plumbing
+
+
+def encode(tokenizer: Any, text: str, *, special_tokens: bool = True) -> list[int]:
+    """Token ids of `text` with either kind of tokenizer. `special_tokens=False` keeps a transformers tokenizer
+    from adding its BOS/EOS (for a continuation glued after a context); the course's BPE adds none anyway."""
+    require_type("text", text, str)
+    if isinstance(tokenizer, BPETokenizer):
+        return list(tokenizer.encode(text))
+    if not callable(getattr(tokenizer, "encode", None)):
+        raise TypeError(
+            f"`tokenizer` must be a transformers tokenizer or a BPETokenizer, got {type(tokenizer).__name__}."
+        )
+    return list(tokenizer.encode(text, add_special_tokens=special_tokens))
+
+
+def model_max_length(model: nn.Module) -> int | None:
+    """The longest input a model takes, read from its config (`context_length` for the course's GPT,
+    `max_position_embeddings` for transformers models), or None when it says nothing."""
+    config = getattr(model, "config", None)
+    for name in ("context_length", "max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+@contextmanager
+def _evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode (no dropout) and no gradients inside the block; the model's own mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _scored_batch(
+    rows: Sequence[tuple[list[int], int]], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded (input_ids, attention_mask, completion_mask) for rows of (ids, n_context): the tokens from
+    position max(n_context, 1) on are scored."""
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.zeros(len(rows), width, dtype=torch.long)
+    attention = torch.zeros(len(rows), width, dtype=torch.long)
+    scored = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, (ids, n_context) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention[i, : len(ids)] = 1
+        scored[i, max(n_context, 1) : len(ids)] = 1
+    return input_ids.to(device), attention.to(device), scored.to(device)
+
+
+def _score_rows(model: nn.Module, rows: Sequence[tuple[list[int], int]], batch_size: int) -> np.ndarray:
+    """Summed log-probability of the scored tokens of every row, in batches (float64 array)."""
+    device = device_of(model)
+    totals = []
+    with _evaluating(model):
+        for start in range(0, len(rows), batch_size):
+            input_ids, attention, scored = _scored_batch(rows[start : start + batch_size], device)
+            mask = None if bool(attention.all()) else attention
+            totals.append(sequence_log_probs(model, input_ids, mask, scored).total.double().cpu())
+    return torch.cat(totals).numpy()
+
+
+def _check_common(model: Any, batch_size: int, max_length: int | None) -> int | None:
+    require_type("model", model, nn.Module)
+    require_type("batch_size", batch_size, int)
+    require_range("batch_size", batch_size, low=1)
+    if max_length is not None:
+        require_type("max_length", max_length, int)
+        require_range("max_length", max_length, low=2)
+    return max_length if max_length is not None else model_max_length(model)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Perplexity
+
+
+@dataclass(frozen=True)
+class TextLikelihood:
+    """`log_probs[i]`: summed log-probability of text i's predicted tokens; `n_tokens[i]`: how many there were."""
+
+    log_probs: np.ndarray
+    n_tokens: np.ndarray
+
+    @property
+    def mean_nll(self) -> float:
+        """Negative log-likelihood per predicted token, pooled over the texts (nats)."""
+        return float(-self.log_probs.sum() / self.n_tokens.sum())
+
+    @property
+    def perplexity(self) -> float:
+        """exp(mean_nll): how many equally likely tokens the model hesitates between, on average."""
+        return math.exp(self.mean_nll)
+
+
+def text_log_likelihood(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 8,
+    max_length: int | None = None,
+) -> TextLikelihood:
+    """Log-likelihood of every text under the model, each token scored given the tokens before it.
+
+    Texts longer than `max_length` tokens (default: the model's context length, from its config) are cut to
+    their first `max_length` tokens."""
+    limit = _check_common(model, batch_size, max_length)
+    require_type("texts", texts, (list, tuple))
+    if not texts:
+        raise ValueError("`texts` must hold at least one string, got an empty list.")
+    rows = []
+    for i, text in enumerate(texts):
+        require_type(f"texts[{i}]", text, str)
+        ids = encode(tokenizer, text)
+        rows.append((ids[:limit] if limit else ids, 1))
+    n_tokens = np.array([max(len(ids) - 1, 0) for ids, _ in rows])
+    if n_tokens.sum() == 0:
+        raise ValueError("every text is a single token: there is nothing to predict (perplexity needs >= 2 tokens).")
+    keep = [i for i, n in enumerate(n_tokens) if n > 0]  # a one-token text predicts nothing: log-probability 0
+    log_probs = np.zeros(len(rows))
+    log_probs[keep] = _score_rows(model, [rows[i] for i in keep], batch_size)
+    return TextLikelihood(log_probs=log_probs, n_tokens=n_tokens)
+
+
+def perplexity(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: str | Sequence[str],
+    *,
+    batch_size: int = 8,
+    max_length: int | None = None,
+) -> float:
+    """Token-weighted perplexity of `texts` (one string or a list): exp(-sum of log-probs / number of predicted
+    tokens), pooled over all texts. See `text_log_likelihood` for `max_length`."""
+    if isinstance(texts, str):
+        texts = [texts]
+    return text_log_likelihood(model, tokenizer, texts, batch_size=batch_size, max_length=max_length).perplexity
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Multiple choice
+
+
+@dataclass(frozen=True)
+class MultipleChoiceResult:
+    """Per item: `predictions[i]` (the chosen index), `answers[i]`, `correct[i]` (bool) and `scores[i]` (one score
+    per choice, after normalisation); `accuracy` is the mean of `correct`."""
+
+    predictions: np.ndarray
+    answers: np.ndarray
+    correct: np.ndarray
+    scores: list[np.ndarray]
+    normalize: str
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean())
+
+    @property
+    def n(self) -> int:
+        return len(self.correct)
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Wilson confidence interval of the accuracy (see `wilson_interval`)."""
+        return wilson_interval(int(self.correct.sum()), self.n, confidence)
+
+
+def _check_items(items: Any) -> list[tuple[str, list[str], int]]:
+    require_type("items", items, (list, tuple))
+    if not items:
+        raise ValueError("`items` must hold at least one question, got an empty list.")
+    out = []
+    for i, item in enumerate(items):
+        require_type(f"items[{i}]", item, Mapping)
+        missing = {"question", "choices", "answer"} - set(item)
+        if missing:
+            raise ValueError(f"`items[{i}]` must have keys 'question', 'choices', 'answer'; missing {sorted(missing)}.")
+        question, choices, answer = item["question"], item["choices"], item["answer"]
+        require_type(f"items[{i}]['question']", question, str)
+        require_type(f"items[{i}]['choices']", choices, (list, tuple))
+        if len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
+            raise ValueError(f"`items[{i}]['choices']` must hold at least two non-empty strings, got {choices!r}.")
+        require_type(f"items[{i}]['answer']", answer, (int, np.integer))
+        require_choice(f"items[{i}]['answer']", int(answer), range(len(choices)))
+        out.append((question, list(choices), int(answer)))
+    return out
+
+
+def multiple_choice_accuracy(
+    model: nn.Module,
+    tokenizer: Any,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    normalize: str = "token",
+    separator: str = " ",
+    batch_size: int = 16,
+    max_length: int | None = None,
+) -> MultipleChoiceResult:
+    """Score each item's choices by their log-likelihood after the question and pick the best.
+
+    items: dicts with `question` (str), `choices` (list of str) and `answer` (index of the right choice).
+    The model reads `question` then `separator + choice`; only the choice's tokens are scored (the question and
+    the choice are tokenized separately and joined, so the boundary is the same for every choice).
+    normalize: "sum" (total log-probability: favours short choices), "token" (mean per token) or "char" (total
+    divided by the choice's length in characters: comparable across tokenizers). A question too long for
+    `max_length` (default: the model's context length) loses its beginning."""
+    limit = _check_common(model, batch_size, max_length)
+    parsed = _check_items(items)
+    require_choice("normalize", normalize, NORMALIZATIONS)
+    require_type("separator", separator, str)
+    rows, lengths = [], []
+    for question, choices, _ in parsed:
+        context = encode(tokenizer, question)
+        for choice in choices:
+            continuation = encode(tokenizer, separator + choice, special_tokens=False)
+            if limit and len(continuation) >= limit:
+                raise ValueError(f"choice {choice!r} has {len(continuation)} tokens, too long for {limit}.")
+            if limit and len(context) + len(continuation) > limit:
+                context = context[len(context) + len(continuation) - limit :]
+            rows.append((context + continuation, len(context)))
+            lengths.append(len(continuation) if normalize == "token" else len(separator + choice))
+    totals = _score_rows(model, rows, batch_size)
+    if normalize != "sum":
+        totals = totals / np.array(lengths)
+    scores, start = [], 0
+    for _, choices, _ in parsed:
+        scores.append(totals[start : start + len(choices)])
+        start += len(choices)
+    predictions = np.array([int(np.argmax(s)) for s in scores])  # ties go to the first choice
+    answers = np.array([answer for _, _, answer in parsed])
+    return MultipleChoiceResult(predictions, answers, predictions == answers, scores, normalize)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Confidence interval
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion: `successes` right out of `n`, at the given confidence level.
+
+    With z the normal quantile (1.96 for 95%) and p = successes / n:
+    centre = (p + z²/2n) / (1 + z²/n), half-width = z / (1 + z²/n) * sqrt(p(1 - p)/n + z²/4n²).
+    Unlike p ± z·sqrt(p(1-p)/n) it stays inside [0, 1] and is not zero-width at p = 0 or 1, which matters for
+    the small benchmarks of a notebook."""
+    require_type("successes", successes, (int, np.integer))
+    require_type("n", n, (int, np.integer))
+    require_range("n", n, low=1)
+    require_range("successes", successes, low=0, high=n)
+    require_type("confidence", confidence, float)
+    require_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    denominator = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return max(0.0, centre - half), min(1.0, centre + half)
