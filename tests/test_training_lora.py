@@ -26,6 +26,7 @@ from utils.training.lora import (
     lora_layers,
     lora_state_dict,
     merge_lora,
+    remove_lora,
     reset_lora,
     save_lora,
 )
@@ -242,6 +243,17 @@ def test_bad_arguments_raise_clear_errors() -> None:
         merge_lora(tiny_llama())
     with pytest.raises(ValueError, match="no LoRA layers"), disable_lora(tiny_llama()):
         pass
+
+
+def test_remove_gives_the_original_model_back() -> None:
+    model = tiny_llama()
+    add_lora(model, r=R, alpha=ALPHA, target_modules=TARGETS)
+    randomise_b(model)
+    assert remove_lora(model) is model and not lora_layers(model)
+    with torch.no_grad():
+        assert torch.equal(model(**batch()).logits, tiny_llama()(**batch()).logits)
+    assert set(model.state_dict()) == set(tiny_llama().state_dict())
+    add_lora(model, r=2, alpha=4, target_modules=["k_proj"])  # a new adapter of another rank fits now
 
 
 def test_linear_names_skip_lora_bases() -> None:

@@ -15,6 +15,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from utils import set_seed
 from utils.generation.decoding import greedy_decode
+from utils.generation.prompting import generate_completions
 from utils.generation.scoring import sequence_log_probs
 from utils.training.classification import count_trainable
 from utils.training.prompt_tuning import SoftPromptModel, init_token_ids, nearest_tokens
@@ -115,6 +116,19 @@ def test_greedy_decoding_with_cache_and_left_padding() -> None:
     mask = torch.tensor([[1, 1, 1, 1], [0, 0, 1, 1]])
     together = greedy_decode(model, padded, max_new_tokens=6, attention_mask=mask)[:, 4:]
     assert torch.equal(together[0], alone[0]) and torch.equal(together[1], alone[1])
+
+
+def test_generate_speaks_transformers_generate_shape(tokenizer_dir: Path) -> None:
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
+    model = SoftPromptModel(tiny_llama(), torch.randn(N_VIRTUAL, 32))
+    prompts = ["w5 w9 w2 w7", "w3 w8"]
+    texts = generate_completions(model, tokenizer, prompts, max_new_tokens=4, batch_size=2)
+    for prompt, text in zip(prompts, texts, strict=True):
+        ids = torch.tensor([tokenizer(prompt)["input_ids"]])
+        expected = greedy_decode(model, ids, max_new_tokens=4, eos_token_id=model.config.eos_token_id)
+        assert text == tokenizer.decode(expected[0, ids.shape[1] :], skip_special_tokens=True)
+    with pytest.raises(ValueError, match="`do_sample`"):
+        model.generate(torch.tensor([[3, 4]]), do_sample=True)
 
 
 def test_nearest_tokens_of_a_text_init_are_its_tokens(tokenizer_dir: Path) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "lora_layers",
     "lora_state_dict",
     "merge_lora",
+    "remove_lora",
     "reset_lora",
     "save_lora",
 ]
@@ -182,6 +183,15 @@ def merge_lora(model: nn.Module) -> nn.Module:
         if not layer.enabled:  # a disabled adapter contributes nothing: keep the base weights
             merged.weight.copy_(layer.base.weight)
         setattr(model.get_submodule(parent_name), child, merged)
+    return model
+
+
+def remove_lora(model: nn.Module) -> nn.Module:
+    """Put every `LoRALinear`'s frozen base layer back in its place, in place, dropping the adapters (peft's
+    `unload`); returns `model`, the original model again (its parameters stay frozen)."""
+    for name, layer in _require_lora(model).items():
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name), child, layer.base)
     return model
 
 

@@ -120,6 +120,31 @@ class SoftPromptModel(nn.Module):
         logits = out.logits if past_key_values is not None else out.logits[:, n:]
         return CausalLMOutput(logits=logits, past_key_values=out.past_key_values if use_cache else None)
 
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        max_new_tokens: int = 20,
+        do_sample: bool = False,
+        eos_token_id: int | None = None,
+        pad_token_id: int | None = None,
+    ) -> torch.Tensor:
+        """Greedy generation in the shape of transformers' `generate`: prompt + new tokens `[batch, seq + new]`
+        (pad on the left for a batch), so helpers written for `model.generate` (e.g.
+        `utils.generation.prompting.generate_completions`) work unchanged. Stops at `eos_token_id` (default: the
+        wrapped model's); `pad_token_id` is accepted for compatibility (finished rows are filled with the EOS)."""
+        from ..generation.decoding import greedy_decode
+
+        if do_sample:
+            raise ValueError("`do_sample` must be False: SoftPromptModel.generate decodes greedily.")
+        if eos_token_id is None:
+            eos_token_id = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+            if isinstance(eos_token_id, list | tuple):
+                eos_token_id = eos_token_id[0] if eos_token_id else None
+        return greedy_decode(self, input_ids, max_new_tokens, eos_token_id=eos_token_id, attention_mask=attention_mask)
+
 
 @torch.no_grad()
 def nearest_tokens(model: SoftPromptModel, tokenizer: Any) -> list[str]:
