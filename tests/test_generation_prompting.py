@@ -14,6 +14,7 @@ from utils.assets.models import AssetMissingError, load_chat_model
 from utils.generation.prompting import (
     build_few_shot_prompt,
     draw_examples,
+    few_shot_predict,
     few_shot_prefix,
     format_example,
     generate_completions,
@@ -185,3 +186,18 @@ def test_generate_completions_rejects_bad_arguments(
     model, tokenizer = chat_model
     with pytest.raises(error, match=match):
         generate_completions(model, tokenizer, **kwargs)
+
+
+def test_few_shot_predict_equals_the_argmax_of_label_log_probs(chat_model: tuple[Any, Any]) -> None:
+    model, tokenizer = chat_model
+    examples = [("a joyless, plodding mess.", 0), ("warm, funny and moving.", 1)]
+    texts = ["the worst film I have seen in years.", "a delight from start to finish.", "it exists."]
+    prompts = [build_few_shot_prompt(examples, t) for t in texts]
+    scores = label_log_probs(model, tokenizer, prompts, label_token_ids(tokenizer))  # no cached prefix
+    np.testing.assert_array_equal(few_shot_predict(model, tokenizer, examples, texts), scores.argmax(axis=1))
+    zero_shot = label_log_probs(
+        model, tokenizer, [build_few_shot_prompt([], t) for t in texts], label_token_ids(tokenizer)
+    )
+    np.testing.assert_array_equal(few_shot_predict(model, tokenizer, [], texts), zero_shot.argmax(axis=1))
+    with pytest.raises(TypeError, match="texts"):
+        few_shot_predict(model, tokenizer, examples, "one text")

@@ -181,6 +181,25 @@ def label_log_probs(
     return torch.cat(out).numpy()
 
 
+def few_shot_predict(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[tuple[str, int]],
+    texts: Sequence[str],
+    *,
+    label_words: Sequence[str] = SENTIMENT_LABELS,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """The label each text gets from a k-shot prompt with `examples` (none: zero-shot): the label word with the
+    highest log-probability after the prompt. The examples' prefix is run once and cached."""
+    require_type("texts", texts, (list, tuple))
+    prompts = [build_few_shot_prompt(examples, text, label_words=label_words) for text in texts]
+    prefix = few_shot_prefix(examples, label_words=label_words) or None
+    ids = label_token_ids(tokenizer, label_words)
+    scores = label_log_probs(model, tokenizer, prompts, ids, batch_size=batch_size, shared_prefix=prefix)
+    return scores.argmax(axis=1)
+
+
 @torch.no_grad()
 def generate_completions(
     model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 2, batch_size: int = 16
