@@ -276,8 +276,16 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "two_shot_accuracy": greater_than("majority_accuracy"),  # the prompt baseline beats guessing the majority
         "finetuned_errors": (0, 16),
     },
-    # Instruction fine-tuning (lead): the entry for notebook 09 goes here.
-    "09-instruction-fine-tuning": {},
+    # Instruction fine-tuning: formats, the response-only loss vs TRL, SFT of SmolLM2 (a few steps in smoke mode),
+    # forgetting with and without a multi-task mix, continued pretraining on Austen.
+    "09-instruction-fine-tuning": {
+        "chat_response_tokens": less_than("chat_prompt_tokens"),  # a definition is shorter than its chat prompt
+        "sft_loss_vs_trl": (0.0, 1e-4),
+        "sft_val_loss_end": less_than("sft_val_loss_start"),  # even two steps learn the answers' format
+        "forgetting": Rule("inside its own interval", lambda v, r: r["forgetting_low"] <= v <= r["forgetting_high"]),
+        "rouge_l_gain": Rule("after - before", lambda v, r: abs(v - (r["rouge_l_after"] - r["rouge_l_before"])) < 1e-9),
+        "austen_ppl_after": less_than("austen_ppl_before"),  # one step on Austen already helps on Austen
+    },
     # LoRA and PEFT (helper-1): the entry for notebook 10 goes here.
     "10-lora-and-peft": {},
     # Evaluating LLMs (helper-2): the entry for notebook 11 goes here.
