@@ -15,6 +15,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from utils.evaluation.likelihood import (
     MultipleChoiceResult,
+    continuation_log_likelihood,
     encode,
     model_max_length,
     multiple_choice_accuracy,
@@ -182,6 +183,12 @@ def test_normalisation_decides_between_short_and_long_choices(forced) -> None:
     assert by_sum.predictions[0] == 1  # the sum favours the shorter choice
     assert by_token.predictions[0] == 0 and by_char.predictions[0] == 0  # per token, the longer one is likelier
     n_tokens = len(" aaaaaaaaaaaa")
+    for other in (by_sum, by_token, by_char):  # one forward pass is enough for every normalisation
+        for normalize, reference in (("sum", by_sum), ("token", by_token), ("char", by_char)):
+            again = other.renormalized(normalize)
+            assert list(again.predictions) == list(reference.predictions) and again.normalize == normalize
+            assert again.scores[0] == pytest.approx(reference.scores[0])
+    assert list(by_sum.n_tokens[0]) == [n_tokens, 2] and list(by_char.n_chars[0]) == [n_tokens, 2]
     assert by_token.scores[0][0] == pytest.approx((math.log(0.25) + 12 * math.log(0.5)) / n_tokens, rel=1e-5)
 
 
@@ -197,6 +204,8 @@ def test_multiple_choice_on_real_models_is_consistent(llama, hf_tokenizer, gpt_a
             prefix = _hand_log_probs(model, context)
             assert result.scores[0][k] == pytest.approx(whole - prefix, abs=1e-4)
         assert result.scores[0] == pytest.approx(result.scores[1], abs=1e-4)  # padded differently, same scores
+        direct = continuation_log_likelihood(model, tokenizer, ["the cat"] * 2, item["choices"], batch_size=1)
+        assert direct == pytest.approx(result.log_likelihoods[0], abs=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -219,6 +228,20 @@ def test_multiple_choice_rejects_bad_arguments(forced, items, kwargs, error) -> 
     model, tokenizer = forced
     with pytest.raises(error):
         multiple_choice_accuracy(model, tokenizer, items, **kwargs)
+
+
+def test_continuation_log_likelihood_rejects_bad_arguments(forced) -> None:
+    model, tokenizer = forced
+    with pytest.raises(ValueError, match="pair up"):
+        continuation_log_likelihood(model, tokenizer, ["a", "b"], ["c"])
+    with pytest.raises(ValueError, match="pair up"):
+        continuation_log_likelihood(model, tokenizer, [], [])
+    with pytest.raises(TypeError, match="continuations"):
+        continuation_log_likelihood(model, tokenizer, ["a"], [3])
+    with pytest.raises(ValueError, match="no tokens"):
+        continuation_log_likelihood(model, tokenizer, ["a"], [""], separator="")
+    with pytest.raises(ValueError, match="too long"):
+        continuation_log_likelihood(model, tokenizer, ["a"], ["b" * 80])
 
 
 def test_perplexity_rejects_bad_arguments(llama, hf_tokenizer) -> None:

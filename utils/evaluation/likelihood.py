@@ -9,6 +9,7 @@ Texts are tokenized one by one and padded on the right here, so no pad token is 
 * `perplexity`: exp of the mean negative log-likelihood per predicted token, pooled over all texts (a long text
   weighs more than a short one). The first token of a text is never predicted (nothing comes before it), so a
   text of n tokens contributes n - 1. For one text this equals `exp(model(ids, labels=ids).loss)` in transformers.
+* `continuation_log_likelihood`: log P(continuation | context), the continuation's tokens only.
 * `multiple_choice_accuracy`: for each question, the log-likelihood of every choice given the question; the
   highest (summed, or divided by its length in tokens or characters) is the model's answer. No generation and
   no answer parsing, which is how MMLU-style benchmarks are usually run on base models.
@@ -182,19 +183,75 @@ def perplexity(
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Continuations
+
+
+def _continuation_rows(
+    tokenizer: Any, context: str, continuation: str, separator: str, limit: int | None
+) -> tuple[list[int], int, int]:
+    """(ids, n_context, n_continuation) for `context` + `separator + continuation`, tokenized apart and joined; a
+    context too long for `limit` loses its beginning."""
+    head = encode(tokenizer, context)
+    tail = encode(tokenizer, separator + continuation, special_tokens=False)
+    if not tail:
+        raise ValueError(f"continuation {continuation!r} has no tokens.")
+    if limit and len(tail) >= limit:
+        raise ValueError(f"continuation {continuation!r} has {len(tail)} tokens, too long for {limit}.")
+    if limit and len(head) + len(tail) > limit:
+        head = head[len(head) + len(tail) - limit :]
+    return head + tail, len(head), len(tail)
+
+
+def continuation_log_likelihood(
+    model: nn.Module,
+    tokenizer: Any,
+    contexts: Sequence[str],
+    continuations: Sequence[str],
+    *,
+    separator: str = " ",
+    batch_size: int = 16,
+    max_length: int | None = None,
+) -> np.ndarray:
+    """log P(separator + continuations[i] | contexts[i]) for each i: the summed log-probability of the
+    continuation's tokens only (float64 array). The building block of `multiple_choice_accuracy`, and of bias
+    probes that compare one continuation after two contexts."""
+    limit = _check_common(model, batch_size, max_length)
+    require_type("contexts", contexts, (list, tuple))
+    require_type("continuations", continuations, (list, tuple))
+    require_type("separator", separator, str)
+    if not contexts or len(contexts) != len(continuations):
+        raise ValueError(
+            f"`contexts` and `continuations` must be non-empty and pair up, got {len(contexts)} and "
+            f"{len(continuations)}."
+        )
+    rows = []
+    for i, (context, continuation) in enumerate(zip(contexts, continuations, strict=True)):
+        require_type(f"contexts[{i}]", context, str)
+        require_type(f"continuations[{i}]", continuation, str)
+        ids, n_context, _ = _continuation_rows(tokenizer, context, continuation, separator, limit)
+        rows.append((ids, n_context))
+    return _score_rows(model, rows, batch_size)
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Multiple choice
 
 
 @dataclass(frozen=True)
 class MultipleChoiceResult:
     """Per item: `predictions[i]` (the chosen index), `answers[i]`, `correct[i]` (bool) and `scores[i]` (one score
-    per choice, after normalisation); `accuracy` is the mean of `correct`."""
+    per choice, after normalisation); `accuracy` is the mean of `correct`. The raw material stays too:
+    `log_likelihoods[i][k]` (summed log-probability of choice k), `n_tokens[i][k]` and `n_chars[i][k]` (its
+    length), so `renormalized(...)` can rescore with another normalisation without running the model again."""
 
     predictions: np.ndarray
     answers: np.ndarray
     correct: np.ndarray
     scores: list[np.ndarray]
     normalize: str
+    log_likelihoods: list[np.ndarray]
+    n_tokens: list[np.ndarray]
+    n_chars: list[np.ndarray]
 
     @property
     def accuracy(self) -> float:
@@ -207,6 +264,26 @@ class MultipleChoiceResult:
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Wilson confidence interval of the accuracy (see `wilson_interval`)."""
         return wilson_interval(int(self.correct.sum()), self.n, confidence)
+
+    def renormalized(self, normalize: str) -> MultipleChoiceResult:
+        """The same log-likelihoods scored with another normalisation ("sum", "token" or "char")."""
+        require_choice("normalize", normalize, NORMALIZATIONS)
+        if normalize == "sum":
+            scores = [ll.copy() for ll in self.log_likelihoods]
+        else:
+            lengths = self.n_tokens if normalize == "token" else self.n_chars
+            scores = [ll / length for ll, length in zip(self.log_likelihoods, lengths, strict=True)]
+        predictions = np.array([int(np.argmax(s)) for s in scores])  # ties go to the first choice
+        return MultipleChoiceResult(
+            predictions,
+            self.answers,
+            predictions == self.answers,
+            scores,
+            normalize,
+            self.log_likelihoods,
+            self.n_tokens,
+            self.n_chars,
+        )
 
 
 def _check_items(items: Any) -> list[tuple[str, list[str], int]]:
@@ -252,27 +329,28 @@ def multiple_choice_accuracy(
     parsed = _check_items(items)
     require_choice("normalize", normalize, NORMALIZATIONS)
     require_type("separator", separator, str)
-    rows, lengths = [], []
+    rows, n_tokens, n_chars = [], [], []
     for question, choices, _ in parsed:
-        context = encode(tokenizer, question)
         for choice in choices:
-            continuation = encode(tokenizer, separator + choice, special_tokens=False)
-            if limit and len(continuation) >= limit:
-                raise ValueError(f"choice {choice!r} has {len(continuation)} tokens, too long for {limit}.")
-            if limit and len(context) + len(continuation) > limit:
-                context = context[len(context) + len(continuation) - limit :]
-            rows.append((context + continuation, len(context)))
-            lengths.append(len(continuation) if normalize == "token" else len(separator + choice))
+            ids, n_context, n_continuation = _continuation_rows(tokenizer, question, choice, separator, limit)
+            rows.append((ids, n_context))
+            n_tokens.append(n_continuation)
+            n_chars.append(len(separator + choice))
     totals = _score_rows(model, rows, batch_size)
-    if normalize != "sum":
-        totals = totals / np.array(lengths)
-    scores, start = [], 0
+    per_item: dict[str, list[np.ndarray]] = {"ll": [], "tokens": [], "chars": []}
+    start = 0
     for _, choices, _ in parsed:
-        scores.append(totals[start : start + len(choices)])
-        start += len(choices)
-    predictions = np.array([int(np.argmax(s)) for s in scores])  # ties go to the first choice
+        stop = start + len(choices)
+        per_item["ll"].append(totals[start:stop])
+        per_item["tokens"].append(np.array(n_tokens[start:stop], dtype=float))
+        per_item["chars"].append(np.array(n_chars[start:stop], dtype=float))
+        start = stop
     answers = np.array([answer for _, _, answer in parsed])
-    return MultipleChoiceResult(predictions, answers, predictions == answers, scores, normalize)
+    empty = np.zeros(len(parsed), dtype=int)
+    raw = MultipleChoiceResult(
+        empty, answers, empty == answers, per_item["ll"], "sum", per_item["ll"], per_item["tokens"], per_item["chars"]
+    )
+    return raw.renormalized(normalize)
 
 
 # --------------------------------------------------------------------------------------------------------------------
