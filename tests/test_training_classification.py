@@ -65,3 +65,59 @@ def test_count_trainable_respects_frozen_parameters() -> None:
     assert count_trainable(layer) == 16 + 10
     layer[0].requires_grad_(False)
     assert count_trainable(layer) == 10
+
+
+def test_mean_pooled_classifier_reads_the_probe_features() -> None:
+    """Its head sees exactly the vectors `embed_sentences` gives a linear probe."""
+    from utils.assets.models import load_encoder
+    from utils.training.classification import MeanPooledClassifier
+    from utils.transformer.embeddings import embed_sentences
+
+    try:
+        encoder, tokenizer = load_encoder(device="cpu")
+    except AssetMissingError as exc:  # pragma: no cover
+        pytest.skip(f"encoder not installed: {exc}")
+    set_seed(0)
+    classifier = MeanPooledClassifier(encoder, 3).eval()
+    ids = encode_texts(tokenizer, TEXTS, 32)
+    with torch.no_grad():
+        logits = classifier_logits(classifier, ids, tokenizer.pad_token_id)
+        expected = classifier.head(embed_sentences(TEXTS, encoder, tokenizer))
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-5)
+    assert count_trainable(classifier) == count_trainable(encoder) + 384 * 3 + 3
+    with pytest.raises(ValueError, match="n_classes"):
+        MeanPooledClassifier(encoder, 1)
+
+
+@pytest.mark.parametrize("family", ["course GPT", "transformers Llama"])
+def test_last_token_classifier_reads_the_last_real_token(family: str) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from utils.training.classification import LastTokenClassifier
+    from utils.transformer.gpt import GPT, GPTConfig
+
+    set_seed(0)
+    if family == "course GPT":
+        lm = GPT(GPTConfig(vocab_size=50, context_length=16, d_model=16, n_heads=2, n_layers=2))
+    else:
+        config = LlamaConfig(
+            vocab_size=50,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+        lm = LlamaForCausalLM(config)
+    classifier = LastTokenClassifier(lm, 2).eval()
+    assert classifier.model.lm_head.out_features == 2
+    pad = 0
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, pad, pad]])
+    with torch.no_grad():
+        batched = classifier_logits(classifier, ids, pad)
+        alone = [classifier_logits(classifier, row[row != pad][None], pad)[0] for row in ids]
+        full = lm(input_ids=ids[:1]).logits[0, -1]
+    torch.testing.assert_close(batched, torch.stack(alone), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched[0], full)
+    with pytest.raises(ValueError, match="lm_head"):
+        LastTokenClassifier(torch.nn.Linear(3, 3), 2)

@@ -1,8 +1,11 @@
-"""Fine-tuning a transformer for classification: class logits read with the padding masked, a loss for
-`train_model`, batched predictions and a count of what an optimizer trains. Taught in notebook 08.
+"""Fine-tuning a transformer for classification: two ways to put a class head on a pretrained model (an encoder's
+mean-pooled vector, a decoder's last token), class logits read with the padding masked, a loss for `train_model`,
+batched predictions and a count of what an optimizer trains. Taught in notebook 08.
 (Token ids are padded into one tensor with `utils.transformer.padding.encode_texts`.)"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -11,7 +14,53 @@ from torch import nn
 
 from ..course.arguments import require_range, require_type
 from ..course.device import device_of
+from ..transformer.embeddings import mean_pool
 from .loop import LossFn
+
+
+class ClassifierOutput(NamedTuple):
+    """What the classifiers below return: class `logits` `[batch, n_classes]`."""
+
+    logits: torch.Tensor
+
+
+class MeanPooledClassifier(nn.Module):
+    """An encoder (e.g. MiniLM) with a linear head on its sentence vector: the mean of the token vectors over the
+    real tokens, scaled to length 1, exactly the features `embed_sentences` gives a linear probe, but trainable."""
+
+    def __init__(self, encoder: nn.Module, n_classes: int) -> None:
+        super().__init__()
+        require_type("encoder", encoder, nn.Module)
+        require_type("n_classes", n_classes, int)
+        require_range("n_classes", n_classes, low=2)
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.config.hidden_size, n_classes)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ClassifierOutput:
+        tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return ClassifierOutput(self.head(F.normalize(mean_pool(tokens, attention_mask), dim=-1)))
+
+
+class LastTokenClassifier(nn.Module):
+    """A causal (GPT-style) language model turned classifier: its vocabulary head `lm_head` is replaced by a
+    `n_classes` head, read at the last real token, the only position that has seen the whole text. Works for the
+    course's GPT and for transformers' decoders (SmolLM2); pad on the right."""
+
+    def __init__(self, language_model: nn.Module, n_classes: int) -> None:
+        super().__init__()
+        require_type("language_model", language_model, nn.Module)
+        require_type("n_classes", n_classes, int)
+        require_range("n_classes", n_classes, low=2)
+        head = getattr(language_model, "lm_head", None)
+        if not isinstance(head, nn.Linear):
+            raise ValueError("`language_model` needs a linear `lm_head` (the vocabulary head) to replace.")
+        language_model.lm_head = nn.Linear(head.in_features, n_classes).to(head.weight.device)
+        self.model = language_model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ClassifierOutput:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits  # [batch, seq, n_classes]
+        last = attention_mask.sum(dim=1) - 1
+        return ClassifierOutput(logits[torch.arange(len(last), device=logits.device), last])
 
 
 def classifier_logits(model: nn.Module, ids: torch.Tensor, pad_id: int) -> torch.Tensor:
