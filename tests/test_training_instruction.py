@@ -198,3 +198,18 @@ def test_train_save_and_load_the_tuned_model(tokenizer: Any, tmp_path, monkeypat
     with pytest.raises(ValueError, match="both"):
         train_instruction_model(recipe, model=model)
     assert instruction.INSTRUCTION_NAME in folder.name
+
+
+def test_response_rouge_l_scores_each_answer_against_its_reference() -> None:
+    from rouge_score import rouge_scorer
+
+    from utils.training.instruction import response_rouge_l
+
+    rows = [{"instruction": "", "input": "", "output": out} for out in ("the cat sat", "a quick brown fox", "x")]
+    answers = ["the cat sat down", "brown quick a fox", ""]
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    expected = [scorer.score(r["output"], a)["rougeL"].fmeasure for r, a in zip(rows, answers, strict=True)]
+    assert response_rouge_l(rows, answers).tolist() == pytest.approx(expected)
+    assert response_rouge_l(rows[:1], ["the cat sat"])[0] == 1.0
+    with pytest.raises(ValueError, match="pair up"):
+        response_rouge_l(rows, answers[:2])

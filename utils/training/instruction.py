@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -240,6 +241,19 @@ def generate_responses(
     prompts = [prompt_text(tokenizer, r, template) for r in rows]
     answers = generate_completions(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return [a.strip() for a in answers]
+
+
+def response_rouge_l(rows: Sequence[Mapping[str, str]], answers: Sequence[str]) -> np.ndarray:
+    """ROUGE-L F-measure of each answer against its row's reference output (`rouge_score`, no stemming), one
+    score per row: how much of the reference's word order the answer reproduces. Notebook 11 derives it."""
+    from rouge_score import rouge_scorer
+
+    require_type("rows", rows, (list, tuple))
+    require_type("answers", answers, (list, tuple))
+    if len(rows) != len(answers):
+        raise ValueError(f"`rows` and `answers` must pair up, got {len(rows)} rows and {len(answers)} answers.")
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    return np.array([scorer.score(r["output"], a)["rougeL"].fmeasure for r, a in zip(rows, answers, strict=True)])
 
 
 # ----------------------------------------------------------------------------------------------------------------
