@@ -288,8 +288,49 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
     },
     # LoRA and PEFT (helper-1): the entry for notebook 10 goes here.
     "10-lora-and-peft": {},
-    # Evaluating LLMs (helper-2): the entry for notebook 11 goes here.
-    "11-evaluating-llms": {},
+    # Evaluating LLMs: ROUGE / BLEU from scratch vs rouge_score / sacrebleu, perplexity by hand, a definition
+    # multiple-choice benchmark on every course model with Wilson intervals, LLM-as-judge position bias, bias
+    # minimal pairs, adversarial edits of a sentiment probe.
+    "11-evaluating-llms": {
+        "rouge_max_diff": (0.0, 1e-6),
+        "bleu_max_diff": (0.0, 1e-6),
+        # matched bigrams and the LCS are both bounded by matched unigrams
+        "rouge2_lead": less_than("rouge1_lead", -1e-9),
+        "rougeL_lead": less_than("rouge1_lead", -1e-9),
+        "bleu_reference_itself": (100.0 - 1e-9, 100.0 + 1e-9),
+        # "the cat is on" vs "the cat is on the mat": every precision 100, BP = exp(1 - 6/4)
+        "bleu_toy_brevity_penalty": Rule("== exp(-0.5)", lambda v, r: abs(v - math.exp(-0.5)) < 1e-9),
+        "bleu_toy_score": Rule("== 100 * BP", lambda v, r: abs(v - 100 * r["bleu_toy_brevity_penalty"]) < 1e-6),
+        # on the whole test split: a learned dictionary beats copying, which beats fluent English with the wrong meaning
+        "bleu_word_by_word": greater_than("bleu_copy_source"),
+        "bleu_copy_source": greater_than("bleu_wrong_reference"),
+        "perplexity_hand_vs_loss_diff": (0.0, 1e-4),
+        "perplexity_utils_vs_loss_rel_diff": (0.0, 1e-4),
+        # bits per character: SmolLM2 beats the Austen GPT everywhere; the GPT is worse out of its domain
+        "gpt_debian_bpc": all_of(greater_than("gpt_austen_bpc"), greater_than("smollm2_debian_bpc")),
+        "gpt_austen_bpc": greater_than("smollm2_austen_bpc"),
+        "leaderboard_rows": equals(7),  # chance, two trivial baselines, the Austen GPT, SmolLM2 x 3
+        "mc_smollm2": greater_than("mc_chance"),  # the shipped chat model knows some definitions
+        "mc_smollm2_low": Rule(
+            "<= mc_smollm2 <= mc_smollm2_high", lambda v, r: v <= r["mc_smollm2"] <= r["mc_smollm2_high"]
+        ),
+        # the share of "A" verdicts follows from the two accuracies: (acc_A + 1 - acc_B) / 2
+        "judge_says_a_rate": all_of(
+            Rule(
+                "== (acc_right_first + 1 - acc_right_second) / 2",
+                lambda v, r: (
+                    abs(v - (r["judge_accuracy_right_first"] + 1 - r["judge_accuracy_right_second"]) / 2) < 1e-9
+                ),
+            ),
+            between(0.5, 1.0),  # SmolLM2-135M as a judge prefers "A"
+        ),
+        # occupations stereotyped as female are likelier after "woman" than the male-stereotyped ones
+        "bias_gap_female_stereotyped": greater_than("bias_gap_male_stereotyped"),
+        "stereotype_gap_low": all_of(between(0.0, None), less_than("stereotype_gap", -1e-9)),
+        "stereotype_gap_high": greater_than("stereotype_gap", -1e-9),
+        "negated_template_accuracy": less_than("template_accuracy"),  # the embedding probe misses negation
+        "notebook_seconds": (0.0, 90.0),
+    },
 }
 
 
