@@ -275,6 +275,12 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "majority_macro_f1": (0.1, 0.5),  # one class has F1 = 0
         "two_shot_accuracy": greater_than("majority_accuracy"),  # the prompt baseline beats guessing the majority
         "finetuned_errors": (0, 16),
+        "gpt_start_agreement_with_zero_shot": (0.95, 1.0),  # the untrained GPT-style classifier is the prompt
+        "finetuned_minus_probe": Rule(
+            "the paired gain is the accuracy gap",
+            lambda v, r: abs(v - (r["finetuned_accuracy"] - r["probe_accuracy"])) < 1e-9,
+        ),
+        "probe_curve_last": greater_than("probe_curve_first"),  # more labels help the probe even in smoke mode
     },
     # Instruction fine-tuning: formats, the response-only loss vs TRL, SFT of SmolLM2 (a few steps in smoke mode),
     # forgetting with and without a multi-task mix, continued pretraining on Austen.
@@ -286,8 +292,48 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "rouge_l_gain": Rule("after - before", lambda v, r: abs(v - (r["rouge_l_after"] - r["rouge_l_before"])) < 1e-9),
         "austen_ppl_after": less_than("austen_ppl_before"),  # one step on Austen already helps on Austen
     },
-    # LoRA and PEFT (helper-1): the entry for notebook 10 goes here.
-    "10-lora-and-peft": {},
+    # LoRA and PEFT: LoRA from scratch vs peft, costs vs full fine-tuning, notebook 09's task with LoRA, merging,
+    # soft prompts, a rank sweep, two adapters switched on one base model.
+    "10-lora-and-peft": {
+        "peft_max_abs_diff": (0.0, 1e-5),  # the same weights give the same function
+        "lora_trainable": Rule("== peft_trainable", lambda v, r: v == r["peft_trainable"]),
+        "lora_trainable_share": (0.0, 0.02),  # r = 8 on q, k, v, o: 0.69%
+        "lora_step_seconds": less_than("full_step_seconds"),
+        "lora_peak_mib": less_than("full_peak_mib"),
+        # full fine-tuning holds at least a gradient and two AdamW moments per weight (12 bytes each)
+        "full_peak_mib": Rule(">= 0.9 * full_state_estimate_mib", lambda v, r: v >= 0.9 * r["full_state_estimate_mib"]),
+        "lora_val_loss_end": less_than("lora_val_loss_start"),
+        # B = 0 at the start: the base model's held-out loss is the LoRA run's validation loss at step 0
+        "base_heldout_loss": Rule("== lora_val_loss_start", lambda v, r: abs(v - r["lora_val_loss_start"]) < 1e-4),
+        "lora_heldout_loss": all_of(
+            less_than("base_heldout_loss"),
+            Rule("== lora_val_loss_end (adapter reloaded)", lambda v, r: abs(v - r["lora_val_loss_end"]) < 1e-4),
+        ),
+        "merge_max_abs_diff": (0.0, 5e-4),  # float32 rounding of W x + B A x vs (W + B A) x
+        "peft_merge_max_abs_diff": (0.0, 5e-4),
+        "merge_vs_peft_merge_max_abs_diff": (0.0, 1e-5),
+        "soft_trainable": equals(16 * 576),  # 16 virtual tokens x SmolLM2's 576-d embeddings
+        "peft_soft_trainable": Rule("== soft_trainable", lambda v, r: v == r["soft_trainable"]),
+        "soft_val_loss_end": less_than("soft_val_loss_start"),
+        "soft_heldout_loss": Rule("== soft_val_loss_end", lambda v, r: abs(v - r["soft_val_loss_end"]) < 1e-4),
+        # a paired mean difference is the difference of the means
+        "lora_minus_full_rougeL": Rule(
+            "== lora_rougeL - full_rougeL", lambda v, r: abs(v - (r["lora_rougeL"] - r["full_rougeL"])) < 1e-9
+        ),
+        "sweep_loss_r1": less_than("sweep_base_loss"),
+        "sweep_loss_r4": less_than("sweep_base_loss"),
+        "loss_definition_adapter_on_definition": all_of(
+            less_than("sweep_base_loss"),
+            Rule("== sweep_loss_r4 (same adapter)", lambda v, r: abs(v - r["sweep_loss_r4"]) < 1e-4),
+        ),
+        "loss_example_adapter_on_example": less_than("example_base_loss"),
+        # the adapter file holds A and B only: its share of the model's bytes is its share of the parameters
+        "adapter_share_of_model": Rule(
+            "within 5% of sweep_r4_trainable_share",
+            lambda v, r: abs(v / r["sweep_r4_trainable_share"] - 1) < 0.05,
+        ),
+        "notebook_seconds": (0.0, 90.0),  # target 60 s; 90 s is the harness limit
+    },
     # Evaluating LLMs: ROUGE / BLEU from scratch vs rouge_score / sacrebleu, perplexity by hand, a definition
     # multiple-choice benchmark on every course model with Wilson intervals, LLM-as-judge position bias, bias
     # minimal pairs, adversarial edits of a sentiment probe.

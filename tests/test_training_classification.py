@@ -121,3 +121,19 @@ def test_last_token_classifier_reads_the_last_real_token(family: str) -> None:
     torch.testing.assert_close(batched[0], full)
     with pytest.raises(ValueError, match="lm_head"):
         LastTokenClassifier(torch.nn.Linear(3, 3), 2)
+
+
+def test_last_token_classifier_can_start_as_the_zero_shot_prompt() -> None:
+    """Initialised from the label words' rows of the vocabulary head, its logits are the label words' logits."""
+    from utils.training.classification import LastTokenClassifier
+    from utils.transformer.gpt import GPT, GPTConfig
+
+    set_seed(0)
+    lm = GPT(GPTConfig(vocab_size=50, context_length=16, d_model=16, n_heads=2, n_layers=2)).eval()
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        word_logits = lm(input_ids=ids).logits[0, -1, [11, 3]]
+        classifier = LastTokenClassifier(lm, 2, label_token_ids=[11, 3]).eval()
+        torch.testing.assert_close(classifier_logits(classifier, ids, 0)[0], word_logits)
+    with pytest.raises(ValueError, match="label_token_ids"):
+        LastTokenClassifier(GPT(GPTConfig(vocab_size=50, context_length=8, d_model=8, n_heads=2, n_layers=1)), 2, [1])

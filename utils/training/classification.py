@@ -44,9 +44,13 @@ class MeanPooledClassifier(nn.Module):
 class LastTokenClassifier(nn.Module):
     """A causal (GPT-style) language model turned classifier: its vocabulary head `lm_head` is replaced by a
     `n_classes` head, read at the last real token, the only position that has seen the whole text. Works for the
-    course's GPT and for transformers' decoders (SmolLM2); pad on the right."""
+    course's GPT and for transformers' decoders (SmolLM2); pad on the right.
 
-    def __init__(self, language_model: nn.Module, n_classes: int) -> None:
+    label_token_ids: optional, one vocabulary id per class (e.g. the ids of " negative" and " positive"). The new
+    head then starts as those rows of the old vocabulary head, so before any training the classifier predicts
+    exactly what a zero-shot prompt ending at the text would (the label word the model finds likelier)."""
+
+    def __init__(self, language_model: nn.Module, n_classes: int, label_token_ids: list[int] | None = None) -> None:
         super().__init__()
         require_type("language_model", language_model, nn.Module)
         require_type("n_classes", n_classes, int)
@@ -54,7 +58,19 @@ class LastTokenClassifier(nn.Module):
         head = getattr(language_model, "lm_head", None)
         if not isinstance(head, nn.Linear):
             raise ValueError("`language_model` needs a linear `lm_head` (the vocabulary head) to replace.")
-        language_model.lm_head = nn.Linear(head.in_features, n_classes).to(head.weight.device)
+        new_head = nn.Linear(head.in_features, n_classes).to(head.weight.device)
+        if label_token_ids is not None:
+            require_type("label_token_ids", label_token_ids, (list, tuple))
+            if len(label_token_ids) != n_classes or not all(0 <= i < head.out_features for i in label_token_ids):
+                raise ValueError(
+                    f"`label_token_ids` must hold {n_classes} vocabulary ids in [0, {head.out_features}), "
+                    f"got {label_token_ids!r}."
+                )
+            with torch.no_grad():
+                new_head.weight.copy_(head.weight[list(label_token_ids)])
+                bias = head.bias[list(label_token_ids)] if head.bias is not None else 0.0
+                new_head.bias.copy_(torch.as_tensor(bias, dtype=new_head.bias.dtype))
+        language_model.lm_head = new_head
         self.model = language_model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ClassifierOutput:
