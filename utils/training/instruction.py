@@ -290,10 +290,10 @@ class InstructionRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
         return replace(
             self,
-            n_wordnet=8,
-            n_summaries=4,
-            n_sentiment=min(self.n_sentiment, 4),
-            n_val=4,
+            n_wordnet=4,
+            n_summaries=2,
+            n_sentiment=min(self.n_sentiment, 2),
+            n_val=2,
             max_length=128,
             batch_size=2,
             steps=2,
