@@ -357,8 +357,16 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "perplexity_hand_vs_loss_diff": (0.0, 1e-4),
         "perplexity_utils_vs_loss_rel_diff": (0.0, 1e-4),
         # bits per character: SmolLM2 beats the Austen GPT everywhere; the GPT is worse out of its domain
-        "gpt_debian_bpc": all_of(greater_than("gpt_austen_bpc"), greater_than("smollm2_debian_bpc")),
+        "gpt_debian_bpc": all_of(
+            greater_than("gpt_austen_bpc"),
+            greater_than("smollm2_debian_bpc"),
+            Rule(
+                "loses more than SmolLM2 out of its domain",
+                lambda v, r: v - r["gpt_austen_bpc"] > r["smollm2_debian_bpc"] - r["smollm2_austen_bpc"],
+            ),
+        ),
         "gpt_austen_bpc": greater_than("smollm2_austen_bpc"),
+        "smollm2_debian_bpc": greater_than("smollm2_austen_bpc"),
         "leaderboard_rows": equals(7),  # chance, two trivial baselines, the Austen GPT, SmolLM2 x 3
         "mc_smollm2": greater_than("mc_chance"),  # the shipped chat model knows some definitions
         "mc_smollm2_low": Rule(
