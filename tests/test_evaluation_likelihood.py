@@ -10,8 +10,9 @@ from statistics import NormalDist
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import tiny_llama as shared_tiny_llama
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from utils.evaluation.likelihood import (
     MultipleChoiceResult,
@@ -42,17 +43,7 @@ def hf_tokenizer() -> PreTrainedTokenizerFast:
 
 @pytest.fixture(scope="module")
 def llama() -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=300,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config).eval()
+    return shared_tiny_llama(300)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import tiny_llama as shared_tiny_llama
+from transformers import LlamaForCausalLM
 
 from utils.assets.models import AssetMissingError, load_chat_model
 from utils.training import instruction
@@ -47,17 +48,7 @@ def tokenizer() -> Iterator[Any]:
 
 
 def tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(config).eval()
+    return shared_tiny_llama(vocab_size, seed=seed, tie_word_embeddings=True)
 
 
 def test_tokenization_and_loss_equal_trl_sft_trainer(tokenizer: Any) -> None:

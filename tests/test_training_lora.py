@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
+from tiny_models import tiny_llama as shared_tiny_llama
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
-from utils import set_seed
 from utils.training.classification import count_trainable
 from utils.training.lora import (
     LoRALinear,
@@ -38,17 +38,7 @@ R, ALPHA, TARGETS = 4, 8.0, ["q_proj", "v_proj"]
 
 
 def tiny_llama() -> LlamaForCausalLM:
-    set_seed(0)
-    config = LlamaConfig(
-        vocab_size=97,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config).eval()
+    return shared_tiny_llama(97, intermediate_size=48)
 
 
 def batch() -> dict[str, torch.Tensor]:

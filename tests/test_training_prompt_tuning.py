@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+from tiny_models import tiny_llama as shared_tiny_llama
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from utils import set_seed
 from utils.generation.decoding import greedy_decode
 from utils.generation.prompting import generate_completions
 from utils.generation.scoring import sequence_log_probs
@@ -29,18 +29,7 @@ INIT_TEXT = "w3 w7 w11"
 
 
 def tiny_llama() -> LlamaForCausalLM:
-    set_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval()
+    return shared_tiny_llama(VOCAB, intermediate_size=48, pad_token_id=0)
 
 
 @pytest.fixture(scope="module")
