@@ -389,6 +389,12 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "negated_template_accuracy": less_than("template_accuracy"),  # the embedding probe misses negation
         "notebook_seconds": (0.0, 90.0),
     },
+    # Reward models (filled by notebook 12's author).
+    "12-reward-models": {},
+    # RLHF with PPO (filled by notebook 13's author).
+    "13-rlhf-with-ppo": {},
+    # Direct preference optimization (filled by notebook 14's author).
+    "14-direct-preference-optimization": {},
 }
 
 
