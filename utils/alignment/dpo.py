@@ -1,0 +1,444 @@
+"""Direct preference optimization (DPO) from scratch: the loss, the log-probabilities of preference pairs, and a
+SmolLM2 + LoRA policy trained on the course's movie-review pairs. Taught in notebook 14.
+
+DPO turns the KL-regularised reward maximisation of RLHF into a classification loss on pairs. With the implicit
+reward `r(x, y) = beta * (log pi(y | x) - log pi_ref(y | x))`, the loss is the Bradley-Terry loss on it:
+
+    loss = -log sigmoid(r(x, y_chosen) - r(x, y_rejected)), averaged over the pairs.
+
+No reward model and no sampling: the policy's and the reference's log-probabilities of the two given answers are
+all it needs. As in the preference notebooks, the reference is the policy itself with its LoRA adapter switched off
+(`utils.training.lora.disable_lora`), so no second copy of the model is held. The tokenization and the batch layout
+(chosen rows first, then rejected rows) are those of TRL's `DPOTrainer`, and the loss equals its default ("sigmoid")
+loss on the same batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..course.arguments import require_range, require_type
+from ..generation.scoring import sequence_log_probs
+from ..training.instruction import tokenize_example
+from ..training.loop import TrainingHistory, train_model
+from ..training.lora import add_lora, disable_lora, load_lora, lora_layers, save_lora
+
+__all__ = [
+    "DPO_RECIPE",
+    "DPOLoss",
+    "DPOLossFn",
+    "DPORecipe",
+    "PreferenceCollator",
+    "dpo_loss",
+    "dpo_pairs",
+    "dpo_policy_dir",
+    "dpo_training_info",
+    "load_dpo_policy",
+    "preference_log_probs",
+    "save_dpo_policy",
+    "tokenize_pair",
+    "train_dpo",
+]
+
+PAIR_KEYS = ("prompt", "chosen", "rejected")
+
+
+class DPOLoss(NamedTuple):
+    """What `dpo_loss` returns: `loss` is the mean over the pairs (differentiable); `chosen_rewards` and
+    `rejected_rewards` are the implicit rewards `beta * (log pi - log pi_ref)` of each answer, `[n_pairs]`, detached."""
+
+    loss: torch.Tensor
+    chosen_rewards: torch.Tensor
+    rejected_rewards: torch.Tensor
+
+    @property
+    def margins(self) -> torch.Tensor:
+        """Implicit reward of the chosen answer minus that of the rejected one, per pair (> 0: the pair is ranked
+        right)."""
+        return self.chosen_rewards - self.rejected_rewards
+
+    @property
+    def accuracy(self) -> float:
+        """Share of pairs with a margin > 0 (a tie, e.g. policy = reference, counts as wrong)."""
+        return (self.margins > 0).float().mean().item()
+
+
+def _check_log_probs(names_values: Sequence[tuple[str, Any]]) -> None:
+    shape = None
+    for name, value in names_values:
+        require_type(name, value, torch.Tensor)
+        if not value.is_floating_point():
+            raise TypeError(f"`{name}` must be a floating-point tensor of log-probabilities, got {value.dtype}.")
+        if value.ndim != 1 or len(value) == 0:
+            raise ValueError(
+                f"`{name}` must be a non-empty 1-D tensor (one log-probability per pair), "
+                f"got shape {tuple(value.shape)}."
+            )
+        if shape is None:
+            shape = value.shape
+        elif value.shape != shape:
+            raise ValueError(
+                f"the four log-probability tensors must have the same shape; `{name}` has {tuple(value.shape)}, "
+                f"`{names_values[0][0]}` has {tuple(shape)}."
+            )
+
+
+def dpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float,
+) -> DPOLoss:
+    """The DPO loss of a batch of pairs: `-log sigmoid(beta * ((pc - rc) - (pr - rr)))` averaged over the pairs, where
+    `pc, pr` are the policy's summed log-probabilities of the chosen and rejected answers and `rc, rr` the reference's
+    (each `[n_pairs]`). `beta` > 0 is the strength of the KL leash to the reference (TRL's default: 0.1).
+    Returns `DPOLoss(loss, chosen_rewards, rejected_rewards)`. Taught in notebook 14."""
+    _check_log_probs(
+        [
+            ("policy_chosen_logps", policy_chosen_logps),
+            ("policy_rejected_logps", policy_rejected_logps),
+            ("ref_chosen_logps", ref_chosen_logps),
+            ("ref_rejected_logps", ref_rejected_logps),
+        ]
+    )
+    require_type("beta", beta, (int, float))
+    if not math.isfinite(beta):
+        raise ValueError(f"`beta` must be a finite number > 0, got {beta!r}.")
+    require_range("beta", beta, low=0.0, low_inclusive=False)
+    chosen_logratios = policy_chosen_logps - ref_chosen_logps
+    rejected_logratios = policy_rejected_logps - ref_rejected_logps
+    loss = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean()
+    return DPOLoss(loss, beta * chosen_logratios.detach(), beta * rejected_logratios.detach())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Preference pairs as token batches
+
+
+def _check_pair(row: Any, name: str = "row") -> None:
+    require_type(name, row, Mapping)
+    missing = [key for key in PAIR_KEYS if key not in row]
+    if missing:
+        raise ValueError(f"`{name}` lacks {', '.join(missing)}: a preference pair has keys {list(PAIR_KEYS)}.")
+    for key in PAIR_KEYS:
+        require_type(f"{name}[{key!r}]", row[key], str)
+
+
+def _check_pairs(rows: Any) -> None:
+    require_type("rows", rows, (list, tuple))
+    if not rows:
+        raise ValueError("`rows` is empty: pass at least one preference pair.")
+    for index, row in enumerate(rows):
+        _check_pair(row, f"rows[{index}]")
+
+
+def tokenize_pair(tokenizer: Any, row: Mapping[str, str], *, max_length: int = 256) -> dict[str, dict[str, list[int]]]:
+    """`{"chosen": {...}, "rejected": {...}}`, each `{"input_ids", "completion_mask"}`: the prompt as a user turn of
+    the chat template, the answer as the assistant's turn (end-of-turn token included), mask 1 on the answer. This is
+    how notebook 09 tokenizes an instruction and how TRL's DPOTrainer tokenizes a conversational pair; sequences are
+    cut at `max_length` from the end."""
+    _check_pair(row)
+    return {
+        side: tokenize_example(
+            tokenizer, {"instruction": row["prompt"], "input": "", "output": row[side]}, max_length=max_length
+        )
+        for side in ("chosen", "rejected")
+    }
+
+
+class PreferenceCollator:
+    """Preference pairs -> one right-padded batch `{"input_ids", "attention_mask", "completion_mask"}` of `2 n`
+    sequences: the `n` chosen answers first, then the `n` rejected ones (TRL's layout), so a single forward pass scores
+    both sides. Use it as a DataLoader's `collate_fn`."""
+
+    def __init__(self, tokenizer: Any, *, max_length: int = 256) -> None:
+        require_type("max_length", max_length, int)
+        require_range("max_length", max_length, low=2)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        if pad is None:
+            raise ValueError("`tokenizer` has neither a pad token nor an EOS token to pad with.")
+        self.tokenizer, self.max_length, self.pad_id = tokenizer, max_length, pad
+
+    def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
+        _check_pairs(rows)
+        pairs = [tokenize_pair(self.tokenizer, row, max_length=self.max_length) for row in rows]
+        examples = [pair["chosen"] for pair in pairs] + [pair["rejected"] for pair in pairs]
+        width = max(len(e["input_ids"]) for e in examples)
+        batch = {
+            "input_ids": torch.full((len(examples), width), self.pad_id),
+            "attention_mask": torch.zeros(len(examples), width, dtype=torch.long),
+            "completion_mask": torch.zeros(len(examples), width, dtype=torch.long),
+        }
+        for i, e in enumerate(examples):
+            n = len(e["input_ids"])
+            batch["input_ids"][i, :n] = torch.tensor(e["input_ids"])
+            batch["attention_mask"][i, :n] = 1
+            batch["completion_mask"][i, :n] = torch.tensor(e["completion_mask"])
+        return batch
+
+
+def _batch_log_probs(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed answer log-probabilities of a `PreferenceCollator` batch: `(chosen [n], rejected [n])`."""
+    missing = [k for k in ("input_ids", "attention_mask", "completion_mask") if k not in batch]
+    if missing:
+        raise ValueError(f"`batch` lacks {', '.join(missing)}: build it with PreferenceCollator.")
+    if len(batch["input_ids"]) % 2:
+        raise ValueError("a preference batch holds the chosen rows then the rejected rows: its size must be even.")
+    counted = batch["completion_mask"] * batch["attention_mask"]
+    total = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted).total
+    chosen, rejected = total.chunk(2)
+    return chosen, rejected
+
+
+def preference_log_probs(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Mapping[str, str]],
+    *,
+    batch_size: int | None = None,
+    max_length: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(chosen_logps, rejected_logps)`, each `[len(rows)]`: the log-probability `model` gives each pair's chosen and
+    rejected answer after its prompt (summed over the answer's tokens, `sequence_log_probs`). `batch_size` pairs per
+    forward pass (None: all at once). Differentiable: wrap it in `torch.no_grad()` to evaluate, and in
+    `disable_lora(model)` for the reference."""
+    from ..course.device import device_of
+
+    _check_pairs(rows)
+    if batch_size is not None:
+        require_type("batch_size", batch_size, int)
+        require_range("batch_size", batch_size, low=1)
+    collate = PreferenceCollator(tokenizer, max_length=max_length)
+    step = batch_size or len(rows)
+    device = device_of(model)
+    chosen, rejected = [], []
+    for start in range(0, len(rows), step):
+        batch = {k: v.to(device) for k, v in collate(list(rows[start : start + step])).items()}
+        c, r = _batch_log_probs(model, batch)
+        chosen.append(c)
+        rejected.append(r)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+class DPOLossFn:
+    """The DPO loss of a `PreferenceCollator` batch, as a `loss_fn` for `utils.training.loop.train_model`:
+    `(mean loss, number of pairs)`. The policy is `model` with its LoRA adapters on; the reference is the same model
+    with them off, scored without gradients. Each call's implicit-reward metrics are kept, in `train_log` while the
+    model trains and in `eval_log` during evaluation: dicts with `loss`, `chosen_reward`, `rejected_reward`, `margin`,
+    `accuracy` (batch means), `chosen_logp`, `rejected_logp` (the policy's mean summed log-probabilities)."""
+
+    def __init__(self, beta: float) -> None:
+        require_type("beta", beta, (int, float))
+        require_range("beta", beta, low=0.0, low_inclusive=False)
+        self.beta = float(beta)
+        self.train_log: list[dict[str, float]] = []
+        self.eval_log: list[dict[str, float]] = []
+
+    def __call__(self, model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        policy_chosen, policy_rejected = _batch_log_probs(model, batch)
+        with torch.no_grad(), disable_lora(model):
+            ref_chosen, ref_rejected = _batch_log_probs(model, batch)
+        out = dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, self.beta)
+        log = self.train_log if model.training else self.eval_log
+        log.append(
+            {
+                "loss": out.loss.item(),
+                "chosen_reward": out.chosen_rewards.mean().item(),
+                "rejected_reward": out.rejected_rewards.mean().item(),
+                "margin": out.margins.mean().item(),
+                "accuracy": out.accuracy,
+                "chosen_logp": policy_chosen.detach().mean().item(),
+                "rejected_logp": policy_rejected.detach().mean().item(),
+            }
+        )
+        return out.loss, len(policy_chosen)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The course's DPO policy
+
+
+@dataclass(frozen=True)
+class DPORecipe:
+    """Everything that decides one DPO-trained SmolLM2: notebook 14 trains with it, and `load_dpo_policy` trains
+    with it when the adapter is not cached. Each training pair is seen once (`steps * batch_size` pairs)."""
+
+    steps: int = 32
+    batch_size: int = 4  # pairs per step (8 sequences per forward pass)
+    n_val: int = 8  # held-out pairs for the validation loss during training
+    eval_every: int = 8
+    beta: float = 0.1
+    lr: float = 5e-4
+    warmup_steps: int = 2
+    weight_decay: float = 0.0
+    max_length: int = 128
+    lora_r: int = 8
+    lora_alpha: float = 16.0
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"))
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "max_length", "lora_r", "seed"):
+            require_type(name, getattr(self, name), int)
+        require_range("steps", self.steps, low=1)
+        require_range("batch_size", self.batch_size, low=1)
+        require_type("n_val", self.n_val, int)
+        require_range("n_val", self.n_val, low=0)
+        require_range("beta", self.beta, low=0.0, low_inclusive=False)
+        require_range("lr", self.lr, low=0.0, low_inclusive=False)
+        require_type("lora_targets", self.lora_targets, tuple)
+
+    def smoke(self) -> DPORecipe:
+        """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
+        return replace(self, steps=2, batch_size=2, n_val=2, eval_every=2, warmup_steps=0, max_length=96)
+
+
+DPO_RECIPE = DPORecipe()
+DPO_NAME = "dpo-policy"
+ADAPTER_FILE = "adapter.safetensors"
+INFO_FILE = "course_recipe.json"
+
+
+def dpo_pairs(split: str, n: int | None = None, *, seed: int = 0) -> list[dict[str, str]]:
+    """`n` preference pairs of the course's `preference_pairs` split ("train" or "test"), shuffled with `seed`
+    (all of them when `n` is None), as dicts with keys prompt, chosen, rejected."""
+    from ..assets.datasets import load_preference_pairs
+
+    data = load_preference_pairs()
+    require_type("split", split, str)
+    if split not in data:
+        raise ValueError(f"`split` must be one of {sorted(data)}, got {split!r}.")
+    rows = data[split].shuffle(seed=seed)
+    if n is not None:
+        require_type("n", n, int)
+        require_range("n", n, low=1, high=len(rows))
+        rows = rows.select(range(n))
+    return [{key: row[key] for key in PAIR_KEYS} for row in rows]
+
+
+def dpo_policy_dir(recipe: DPORecipe = DPO_RECIPE) -> Path:
+    """Where the adapter trained with `recipe` is saved (one folder per recipe in the course cache)."""
+    from ..assets.models import recipe_cache_dir
+
+    require_type("recipe", recipe, DPORecipe)
+    return recipe_cache_dir(DPO_NAME, recipe)
+
+
+def train_dpo(
+    recipe: DPORecipe = DPO_RECIPE,
+    *,
+    model: nn.Module | None = None,
+    tokenizer: Any = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, Any, TrainingHistory, DPOLossFn]:
+    """Train a LoRA adapter on SmolLM2 (or on `model`, changed in place: adapters are added unless it has some)
+    with the DPO loss on `recipe.steps * recipe.batch_size` training pairs, each seen once, through `train_model`.
+    Returns `(model in eval mode, tokenizer, history, loss_fn)`; `loss_fn.train_log` holds the per-step implicit
+    rewards, `history.val_loss` the DPO loss on `recipe.n_val` held-out pairs."""
+    from ..assets.models import load_chat_model
+    from ..course.seeding import set_seed
+
+    require_type("recipe", recipe, DPORecipe)
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
+    if model is None:
+        model, tokenizer = load_chat_model(device=device)
+    generator = set_seed(recipe.seed)
+    if not lora_layers(model):
+        add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    collate = PreferenceCollator(tokenizer, max_length=recipe.max_length)
+    train_rows = dpo_pairs("train", recipe.steps * recipe.batch_size, seed=recipe.seed)
+    train_loader = DataLoader(
+        train_rows, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate, generator=generator
+    )
+    val_loader = None
+    if recipe.n_val:
+        val_rows = dpo_pairs("test", recipe.n_val, seed=recipe.seed)
+        val_loader = DataLoader(val_rows, batch_size=recipe.batch_size, collate_fn=collate)
+    loss_fn = DPOLossFn(recipe.beta)
+    history = train_model(
+        model,
+        train_loader,
+        val_loader,
+        loss_fn=loss_fn,
+        steps=recipe.steps,
+        lr=recipe.lr,
+        warmup_steps=min(recipe.warmup_steps, recipe.steps),
+        weight_decay=recipe.weight_decay,
+        eval_every=recipe.eval_every,
+        eval_batches=len(val_loader) if val_loader is not None else 1,
+        device=device,
+        progress=progress,
+    )
+    return model.eval(), tokenizer, history, loss_fn
+
+
+def save_dpo_policy(model: nn.Module, recipe: DPORecipe, history: TrainingHistory | None = None) -> Path:
+    """Save the LoRA adapter of `model`, trained with `recipe`, where `load_dpo_policy(recipe=recipe)` finds it, with
+    the recipe and the training history (time included) beside it. Returns the folder."""
+    require_type("recipe", recipe, DPORecipe)
+    folder = dpo_policy_dir(recipe)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
+    save_lora(model, tmp / ADAPTER_FILE)
+    info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
+    (tmp / INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder
+
+
+def load_dpo_policy(
+    train_if_missing: bool = True,
+    progress: bool = True,
+    *,
+    recipe: DPORecipe = DPO_RECIPE,
+    device: str | torch.device | None = None,
+) -> tuple[nn.Module, Any]:
+    """SmolLM2 with the LoRA adapter that DPO trained with `recipe` (notebook 14), from the course cache: `(model in
+    eval mode, tokenizer)`; `disable_lora(model)` gives the reference. When the adapter is missing and
+    `train_if_missing` is True it is trained now (`DPO_RECIPE`: a few minutes on a 2-core CPU, with a progress bar;
+    `recipe.smoke()`: seconds) and saved."""
+    from ..assets.models import load_chat_model
+
+    require_type("train_if_missing", train_if_missing, bool)
+    require_type("progress", progress, bool)
+    require_type("recipe", recipe, DPORecipe)
+    folder = dpo_policy_dir(recipe)
+    if not (folder / INFO_FILE).is_file():
+        if not train_if_missing:
+            raise FileNotFoundError(
+                f"No DPO adapter for this recipe in {str(folder)!r}: run notebook 14, or call "
+                "load_dpo_policy(train_if_missing=True)."
+            )
+        model, tokenizer, history, _ = train_dpo(recipe, device=device, progress=progress)
+        save_dpo_policy(model, recipe, history)
+        return model, tokenizer
+    model, tokenizer = load_chat_model(device=device)
+    add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    load_lora(model, folder / ADAPTER_FILE)
+    return model.eval(), tokenizer
+
+
+def dpo_training_info(recipe: DPORecipe = DPO_RECIPE) -> dict[str, Any]:
+    """What `save_dpo_policy` stored beside the adapter: `{"recipe": ..., "history": ...}` (history.seconds is the
+    training time); FileNotFoundError when the adapter is not cached."""
+    path = dpo_policy_dir(recipe) / INFO_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No DPO adapter for this recipe in {str(path.parent)!r}: run notebook 14.")
+    return json.loads(path.read_text(encoding="utf-8"))
