@@ -24,7 +24,6 @@ from utils.alignment.dpo import (
     DPORecipe,
     PreferenceCollator,
     dpo_loss,
-    dpo_pairs,
     dpo_policy_dir,
     dpo_training_info,
     load_dpo_policy,
@@ -240,14 +239,6 @@ def test_collator_layout_and_masks(tokenizer: Any) -> None:
     assert not (batch["completion_mask"] * (1 - batch["attention_mask"])).any(), "padding is never counted"
 
 
-def test_dpo_pairs_are_shuffled_deterministically_and_split_by_movie() -> None:
-    first, again = dpo_pairs("train", 5, seed=1), dpo_pairs("train", 5, seed=1)
-    assert first == again and set(first[0]) == {"prompt", "chosen", "rejected"}
-    assert dpo_pairs("train", 5, seed=2) != first
-    test_prompts = {p["prompt"] for p in dpo_pairs("test")}
-    assert not test_prompts & {p["prompt"] for p in dpo_pairs("train")}
-
-
 def test_train_save_and_load_the_dpo_policy(tokenizer: Any, tmp_path, monkeypatch) -> None:
     """The cache path of `load_dpo_policy`, on a tiny model standing in for SmolLM2."""
     import utils.assets.models as models
@@ -303,8 +294,6 @@ GOOD = torch.tensor([-1.0, -2.0])
         (lambda: DPORecipe(beta=-0.1), ValueError, "beta"),
         (lambda: DPORecipe(lora_targets=["q_proj"]), TypeError, "lora_targets"),
         (lambda: DPORecipe(batch_size=2.5), TypeError, "batch_size"),
-        (lambda: dpo_pairs("validation"), ValueError, "split"),
-        (lambda: dpo_pairs("train", 0), ValueError, "`n`"),
         (lambda: dpo_policy_dir({"steps": 1}), TypeError, "recipe"),
         (lambda: load_dpo_policy(train_if_missing="no"), TypeError, "train_if_missing"),
     ],

@@ -33,7 +33,9 @@ from ..course.arguments import require_range, require_type
 from ..generation.scoring import sequence_log_probs
 from ..training.instruction import tokenize_example
 from ..training.loop import TrainingHistory, train_model
-from ..training.lora import add_lora, disable_lora, load_lora, lora_layers, save_lora
+from ..training.lora import disable_lora, load_lora, lora_layers, remove_lora, save_lora
+from .policy import add_policy_lora
+from .reward import preference_rows
 
 __all__ = [
     "DPO_RECIPE",
@@ -42,7 +44,6 @@ __all__ = [
     "DPORecipe",
     "PreferenceCollator",
     "dpo_loss",
-    "dpo_pairs",
     "dpo_policy_dir",
     "dpo_training_info",
     "load_dpo_policy",
@@ -287,7 +288,7 @@ class DPORecipe:
     max_length: int = 128
     lora_r: int = 8
     lora_alpha: float = 16.0
-    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"))
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "v_proj"))  # as notebook 13's PPO policy
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -312,23 +313,6 @@ ADAPTER_FILE = "adapter.safetensors"
 INFO_FILE = "course_recipe.json"
 
 
-def dpo_pairs(split: str, n: int | None = None, *, seed: int = 0) -> list[dict[str, str]]:
-    """`n` preference pairs of the course's `preference_pairs` split ("train" or "test"), shuffled with `seed`
-    (all of them when `n` is None), as dicts with keys prompt, chosen, rejected."""
-    from ..assets.datasets import load_preference_pairs
-
-    data = load_preference_pairs()
-    require_type("split", split, str)
-    if split not in data:
-        raise ValueError(f"`split` must be one of {sorted(data)}, got {split!r}.")
-    rows = data[split].shuffle(seed=seed)
-    if n is not None:
-        require_type("n", n, int)
-        require_range("n", n, low=1, high=len(rows))
-        rows = rows.select(range(n))
-    return [{key: row[key] for key in PAIR_KEYS} for row in rows]
-
-
 def dpo_policy_dir(recipe: DPORecipe = DPO_RECIPE) -> Path:
     """Where the adapter trained with `recipe` is saved (one folder per recipe in the course cache)."""
     from ..assets.models import recipe_cache_dir
@@ -345,8 +329,9 @@ def train_dpo(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> tuple[nn.Module, Any, TrainingHistory, DPOLossFn]:
-    """Train a LoRA adapter on SmolLM2 (or on `model`, changed in place: adapters are added unless it has some)
-    with the DPO loss on `recipe.steps * recipe.batch_size` training pairs, each seen once, through `train_model`.
+    """Train a fresh LoRA adapter on SmolLM2 (or on `model`, changed in place: an adapter it has is replaced, so the
+    same recipe always trains the same adapter) with the DPO loss on `recipe.steps * recipe.batch_size` training
+    pairs (`preference_rows`, each seen once) through `train_model`.
     Returns `(model in eval mode, tokenizer, history, loss_fn)`; `loss_fn.train_log` holds the per-step implicit
     rewards, `history.val_loss` the DPO loss on `recipe.n_val` held-out pairs."""
     from ..assets.models import load_chat_model
@@ -358,16 +343,17 @@ def train_dpo(
     if model is None:
         model, tokenizer = load_chat_model(device=device)
     generator = set_seed(recipe.seed)
-    if not lora_layers(model):
-        add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    if lora_layers(model):
+        remove_lora(model)
+    add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
     collate = PreferenceCollator(tokenizer, max_length=recipe.max_length)
-    train_rows = dpo_pairs("train", recipe.steps * recipe.batch_size, seed=recipe.seed)
+    train_rows = preference_rows("train", recipe.steps * recipe.batch_size, seed=recipe.seed)
     train_loader = DataLoader(
         train_rows, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate, generator=generator
     )
     val_loader = None
     if recipe.n_val:
-        val_rows = dpo_pairs("test", recipe.n_val, seed=recipe.seed)
+        val_rows = preference_rows("test", recipe.n_val, seed=recipe.seed)
         val_loader = DataLoader(val_rows, batch_size=recipe.batch_size, collate_fn=collate)
     loss_fn = DPOLossFn(recipe.beta)
     history = train_model(
@@ -430,7 +416,7 @@ def load_dpo_policy(
         save_dpo_policy(model, recipe, history)
         return model, tokenizer
     model, tokenizer = load_chat_model(device=device)
-    add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
     load_lora(model, folder / ADAPTER_FILE)
     return model.eval(), tokenizer
 
