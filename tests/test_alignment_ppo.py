@@ -25,6 +25,7 @@ from utils.alignment.ppo import (
     Rollout,
     ValueHead,
     gae,
+    group_advantages,
     kl_per_token,
     load_ppo_policy,
     ppo_clip_loss,
@@ -288,6 +289,29 @@ def test_whiten_and_value_loss_and_head() -> None:
     assert head(torch.randn(2, 3, 5)).shape == (2, 3) and not head(torch.randn(4, 5)).any(), "starts at zero"
     with pytest.raises(ValueError, match="hidden_size"):
         ValueHead(0)
+
+
+def test_group_advantages_as_grpo_and_rloo_compute_them() -> None:
+    """GRPO (TRL's default scale_rewards="group"): (r - group mean) / (group std + 1e-4), with TRL's nanstd (Bessel's
+    correction); RLOO: r minus the mean of the other completions, which is G / (G - 1) times r minus the mean."""
+    from trl.trainer.utils import nanstd
+
+    rewards = torch.tensor([1.0, 2.0, 4.0, 9.0, -1.0, -1.0, 0.5, 3.0])
+    groups = rewards.view(2, 4)
+    trl_std = nanstd(groups, dim=1).repeat_interleave(4)
+    expected = (rewards - groups.mean(dim=1).repeat_interleave(4)) / (trl_std + 1e-4)
+    torch.testing.assert_close(group_advantages(rewards, 4), expected)
+    torch.testing.assert_close(group_advantages(rewards, 4, scale=False), rewards - groups.mean(1).repeat_interleave(4))
+    loo = group_advantages(rewards, 4, baseline="leave_one_out")
+    torch.testing.assert_close(loo[0], rewards[0] - (2.0 + 4.0 + 9.0) / 3)
+    torch.testing.assert_close(loo, 4 / 3 * group_advantages(rewards, 4, scale=False))
+    assert group_advantages(torch.ones(4), 2).abs().max() == 0, "equal rewards: no signal"
+    with pytest.raises(ValueError, match="group_size"):
+        group_advantages(rewards, 3)
+    with pytest.raises(ValueError, match="group_size"):
+        group_advantages(rewards, 1)
+    with pytest.raises(ValueError, match="baseline"):
+        group_advantages(rewards, 4, baseline="value_head")
 
 
 # ------------------------------------------------------------------------------------------ rollout, update, loop

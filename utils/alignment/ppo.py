@@ -36,6 +36,7 @@ __all__ = [
     "Rollout",
     "ValueHead",
     "gae",
+    "group_advantages",
     "kl_per_token",
     "load_ppo_policy",
     "masked_mean",
@@ -212,6 +213,35 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) 
     require_type("mask", mask, torch.Tensor)
     _require_same_shape([("values", values), ("returns", returns), ("mask", mask)])
     return 0.5 * masked_mean((values - returns.detach()) ** 2, mask)
+
+
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, *, baseline: str = "mean", scale: bool = True
+) -> torch.Tensor:
+    """Advantages without a value head, for `group_size` completions sampled per prompt (`rewards` `[n_prompts *
+    group_size]`, each prompt's completions next to each other), one number per completion.
+
+    baseline "mean" (GRPO): `r_i - mean(group)`, divided by `std(group) + 1e-4` when `scale`; "leave_one_out"
+    (RLOO): `r_i - mean(the other completions of the group)`, never scaled. Both need no value head: the other
+    samples of the same prompt are the baseline.
+    """
+    _require_tensor("rewards", rewards)
+    require_type("group_size", group_size, int)
+    require_range("group_size", group_size, low=2)
+    require_choice("baseline", baseline, ("mean", "leave_one_out"))
+    require_type("scale", scale, bool)
+    if rewards.ndim != 1 or len(rewards) % group_size:
+        raise ValueError(
+            f"`rewards` must be flat with a multiple of `group_size` ({group_size}) values, got {tuple(rewards.shape)}."
+        )
+    groups = rewards.view(-1, group_size)
+    if baseline == "leave_one_out":
+        others = (groups.sum(dim=1, keepdim=True) - groups) / (group_size - 1)
+        return (groups - others).view(-1)
+    advantages = groups - groups.mean(dim=1, keepdim=True)
+    if scale:
+        advantages = advantages / (groups.std(dim=1, keepdim=True) + 1e-4)
+    return advantages.view(-1)
 
 
 class ValueHead(nn.Module):
