@@ -5,8 +5,9 @@
     python -m scripts.update_readme            # table between the README's notebook-table markers (make readme)
 
 `run_notebooks.py` leaves a `<notebook>.run.json` beside each executed copy under build/; the newest of them per
-notebook and mode is used. Numbers in the table are only ever copied from those reports; a notebook never
-measured shows "-".
+notebook and mode is used. Numbers in the table are only ever copied from those reports: a notebook with no new
+report keeps the numbers the README already shows for it (so measuring one notebook does not wipe the others), and
+a notebook never measured shows "-".
 """
 
 from __future__ import annotations
@@ -53,8 +54,29 @@ def _seconds(row: dict | None) -> str:
     return "-" if row is None else f"{row['seconds']:.0f} s"
 
 
-def build_table(full: dict[str, dict], smoke: dict[str, dict]) -> str:
-    """Markdown table: number, title, promise, full and smoke seconds, peak RAM (full run), Colab badge."""
+ROW = re.compile(
+    r"^\| \d\d \| \[[^\]]*\]\(notebooks/(?P<name>[^)]+)\) \|.*"
+    r"\| (?P<full>[^|]+) \| (?P<smoke>[^|]+) \| (?P<ram>[^|]+) \| \[!\[Open"
+)
+
+
+def shown_numbers(text: str) -> dict[str, tuple[str, str, str]]:
+    """{notebook: (full run, smoke run, peak RAM)} as the README's table shows them now."""
+    shown = {}
+    for line in text.splitlines():
+        match = ROW.match(line)
+        if match:
+            shown[match["name"]] = (match["full"].strip(), match["smoke"].strip(), match["ram"].strip())
+    return shown
+
+
+def build_table(
+    full: dict[str, dict], smoke: dict[str, dict], shown: dict[str, tuple[str, str, str]] | None = None
+) -> str:
+    """Markdown table: number, title, promise, full and smoke seconds, peak RAM (full run), Colab badge.
+
+    `shown` (from `shown_numbers`) supplies the numbers of a notebook that has no new report."""
+    shown = shown or {}
     lines = [
         "| # | notebook | what you will do | full run | smoke run | peak RAM | Colab |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -63,13 +85,14 @@ def build_table(full: dict[str, dict], smoke: dict[str, dict]) -> str:
         name = relative_name(notebook)
         title, promise = _title_and_promise(notebook)
         row_full, row_smoke = full.get(name), smoke.get(name)
-        ram = "-" if row_full is None else f"{row_full['peak_mib'] / 1024:.1f} GiB"
+        old_full, old_smoke, old_ram = shown.get(name, ("-", "-", "-"))
+        ram = old_ram if row_full is None else f"{row_full['peak_mib'] / 1024:.1f} GiB"
+        full_seconds = old_full if row_full is None else _seconds(row_full)
+        smoke_seconds = old_smoke if row_smoke is None else _seconds(row_smoke)
         link = f"[{title}](notebooks/{name})"
         badge = f"[![Open In Colab]({BADGE})]({COLAB}{name})"
         number = notebook.name[:2]
-        lines.append(
-            f"| {number} | {link} | {promise} | {_seconds(row_full)} | {_seconds(row_smoke)} | {ram} | {badge} |"
-        )
+        lines.append(f"| {number} | {link} | {promise} | {full_seconds} | {smoke_seconds} | {ram} | {badge} |")
     return "\n".join(lines)
 
 
@@ -82,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"README.md must contain the markers {START} and {END}.", file=sys.stderr)
         return 2
     rows = measured_rows()
-    table = build_table(rows["full"], rows["smoke"])
+    table = build_table(rows["full"], rows["smoke"], shown_numbers(text))
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     new = f"{head}{START}\n{table}\n{END}{tail}"

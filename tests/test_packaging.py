@@ -99,3 +99,16 @@ def test_scripts_import_as_a_package() -> None:
 
     for name in ("build_data", "run_notebooks", "strip_notebooks", "update_readme", "bench_gpt"):
         assert importlib.import_module(f"scripts.{name}").__doc__
+
+
+def test_readme_table_keeps_shown_numbers_of_notebooks_without_a_new_report() -> None:
+    from scripts.update_readme import build_table, shown_numbers
+
+    current = shown_numbers((ROOT / "README.md").read_text())
+    assert len(current) >= 12, "the README table's rows should parse"
+    first = next(iter(current))
+    kept = shown_numbers(build_table({}, {}, current))
+    assert kept[first] == current[first]
+    fresh = shown_numbers(build_table({first: {"seconds": 12.3, "peak_mib": 2048}}, {}, current))
+    assert fresh[first] == ("12 s", current[first][1], "2.0 GiB")
+    assert shown_numbers(build_table({}, {}, {}))[first] == ("-", "-", "-")
