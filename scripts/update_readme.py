@@ -7,7 +7,8 @@
 `run_notebooks.py` leaves a `<notebook>.run.json` beside each executed copy under build/; the newest of them per
 notebook and mode is used. Numbers in the table are only ever copied from those reports: a notebook with no new
 report keeps the numbers the README already shows for it (so measuring one notebook does not wipe the others), and
-a notebook never measured shows "-".
+a notebook never measured shows "-". The Colab badges name the repository from pyproject.toml's [project.urls]
+(see scripts/sync_notebook_links.py).
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import sys
 from pathlib import Path
 
 from scripts.run_notebooks import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT, numbered_notebooks, relative_name
+from scripts.sync_notebook_links import Repository, repository
 
 README = REPO_ROOT / "README.md"
 START, END = "<!-- notebook-table:start -->", "<!-- notebook-table:end -->"
-COLAB = "https://colab.research.google.com/github/llm-course/llm-course/blob/main/notebooks/"
-BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
 def measured_rows(build_dir: Path = BUILD_DIR) -> dict[str, dict[str, dict]]:
@@ -71,12 +71,17 @@ def shown_numbers(text: str) -> dict[str, tuple[str, str, str]]:
 
 
 def build_table(
-    full: dict[str, dict], smoke: dict[str, dict], shown: dict[str, tuple[str, str, str]] | None = None
+    full: dict[str, dict],
+    smoke: dict[str, dict],
+    shown: dict[str, tuple[str, str, str]] | None = None,
+    repo: Repository | None = None,
 ) -> str:
     """Markdown table: number, title, promise, full and smoke seconds, peak RAM (full run), Colab badge.
 
-    `shown` (from `shown_numbers`) supplies the numbers of a notebook that has no new report."""
+    `shown` (from `shown_numbers`) supplies the numbers of a notebook that has no new report; `repo` (default: the
+    one pyproject.toml names) the repository the badges open."""
     shown = shown or {}
+    repo = repo or repository()
     lines = [
         "| # | notebook | what you will do | full run | smoke run | peak RAM | Colab |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -90,7 +95,7 @@ def build_table(
         full_seconds = old_full if row_full is None else _seconds(row_full)
         smoke_seconds = old_smoke if row_smoke is None else _seconds(row_smoke)
         link = f"[{title}](notebooks/{name})"
-        badge = f"[![Open In Colab]({BADGE})]({COLAB}{name})"
+        badge = repo.colab_badge(f"notebooks/{name}")
         number = notebook.name[:2]
         lines.append(f"| {number} | {link} | {promise} | {full_seconds} | {smoke_seconds} | {ram} | {badge} |")
     return "\n".join(lines)

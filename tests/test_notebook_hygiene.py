@@ -3,8 +3,9 @@
 Every notebook under notebooks/ (the template included) must be valid nbformat 4 with the python3 kernel and be
 committed stripped: no execution counts and no outputs, except cells marked `# NBVAL_CHECK_OUTPUT`, whose
 outputs nbval compares. Numbered notebooks must also follow the course layout: a title cell with a Colab badge
-pointing at the notebook itself, the standard setup cell second, a `parameters` cell defining SEED and DEVICE,
-an exercise with `check_answer` and a hidden solution, and a Summary.
+pointing at the notebook itself, the standard setup cell second (both name the repository given in pyproject.toml's
+[project.urls]), a `parameters` cell defining SEED and DEVICE, an exercise with `check_answer` and a hidden
+solution, and a Summary.
 """
 
 from __future__ import annotations
@@ -18,18 +19,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-SETUP_CELL = """\
-# Setup: on Colab, fetch the course (code + data) and install it; locally this does nothing.
-import sys
+from scripts import sync_notebook_links
 
-if "google.colab" in sys.modules:
-    !git clone -q --depth 1 https://github.com/llm-course/llm-course /content/llm-course
-    %pip install -q -e /content/llm-course
-    %pip install -q --no-deps -r /content/llm-course/requirements-assets.txt
-    sys.path.insert(0, "/content/llm-course")"""
+REPOSITORY = sync_notebook_links.repository()  # pyproject.toml's [project.urls] Repository
+SETUP_CELL = REPOSITORY.setup_cell()
 COLAB_BADGE = re.compile(
     r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
-    r"\(https://colab\.research\.google\.com/github/llm-course/llm-course/blob/main/(?P<path>[^)\s]+)\)"
+    rf"\({re.escape(REPOSITORY.colab_prefix)}(?P<path>[^)\s]+)\)"
 )
 SOLUTION_BLOCK = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>.*?</details>", re.DOTALL | re.IGNORECASE)
 SUMMARY_HEADING = re.compile(r"^#{1,3}\s+.*\bSummary\b", re.MULTILINE | re.IGNORECASE)
@@ -100,7 +96,10 @@ def _title_cell_with_colab_badge(path: Path, repo_root: Path) -> None:
     assert first.cell_type == "markdown", "the first cell must be markdown: title, promise, badge, what you learn"
     assert re.match(r"#\s+\S", first.source.lstrip()), "the first cell must start with a `# Title`"
     badge = COLAB_BADGE.search(first.source)
-    assert badge, "the first cell needs the Colab badge (copy it from notebooks/_template.ipynb)"
+    assert badge, (
+        f"the first cell needs the Colab badge of {REPOSITORY.url} (copy it from notebooks/_template.ipynb, "
+        "or run `python -m scripts.sync_notebook_links`)"
+    )
     own_path = path.relative_to(repo_root).as_posix()
     assert badge["path"] == own_path, f"the Colab badge points at {badge['path']}, not at this notebook {own_path}"
     assert re.search(r"what you will learn", first.source, re.IGNORECASE), "the first cell lists What you will learn"
@@ -114,7 +113,8 @@ def _setup_cell_is_second(path: Path) -> None:
     nb = _read(path)
     assert len(nb.cells) > 1 and nb.cells[1].cell_type == "code", "the second cell must be the setup code cell"
     assert nb.cells[1].source.strip() == SETUP_CELL, (
-        "the second cell must be exactly the standard setup cell (copy it from notebooks/_template.ipynb)"
+        "the second cell must be exactly the standard setup cell (copy it from notebooks/_template.ipynb, "
+        "or run `python -m scripts.sync_notebook_links`)"
     )
 
 

@@ -97,7 +97,7 @@ def test_scripts_import_as_a_package() -> None:
     """scripts/ imports as `scripts.X` (no sys.path or sys.modules tricks), as the tests and `make readme` use it."""
     import importlib
 
-    for name in ("build_data", "run_notebooks", "strip_notebooks", "update_readme", "bench_gpt"):
+    for name in ("build_data", "run_notebooks", "strip_notebooks", "update_readme", "bench_gpt", "sync_notebook_links"):
         assert importlib.import_module(f"scripts.{name}").__doc__
 
 
