@@ -23,11 +23,14 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,8 @@ BUILD_DIR = REPO_ROOT / "build"
 KERNEL_NAME = "python3"
 NUMBERED = re.compile(r"^\d\d")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Longest socket path used for the kernel's ipc transport: AF_UNIX paths hold 107 bytes on Linux, 103 on macOS.
+MAX_SOCKET_PATH = 100
 
 #: Turns the papermill command line (argv) into the one actually run, e.g. inside a network namespace.
 Wrapper = Callable[[list[str]], list[str]]
@@ -169,6 +174,33 @@ def _read_outcome(executed: Path) -> tuple[dict[str, Any], str | None, str]:
     return records, None, ""
 
 
+@contextmanager
+def kernel_transport() -> Iterator[dict[str, Any]]:
+    """Extra papermill arguments that let the kernel talk over local socket files instead of TCP.
+
+    Over TCP (the default) every kernel logs "Kernel is running over TCP without encryption ..." once, i.e. once per
+    notebook in `make run`. ZeroMQ's `ipc` transport, which that warning recommends, uses socket files; they go to a
+    fresh private temporary folder (mode 0700, removed afterwards), never into the notebook's folder, so concurrent
+    runs cannot collide. Where ZeroMQ has no ipc support (Windows) or the path would be too long, this yields {} and
+    the kernel uses TCP as before.
+    """
+    import zmq
+    from traitlets.config import Config
+
+    if not zmq.has("ipc"):
+        yield {}
+        return
+    folder = tempfile.mkdtemp(prefix="llm-course-kernel-")
+    try:
+        prefix = os.path.join(folder, "kernel")  # ZeroMQ appends "-1", "-2", ... for the five channels
+        if len(prefix) + 4 > MAX_SOCKET_PATH:
+            yield {}
+        else:
+            yield {"config": Config({"KernelManager": {"transport": "ipc", "ip": prefix}})}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _papermill_argv(src: Path, dst: Path, cwd: Path, timeout: float | None) -> list[str]:
     argv = [sys.executable, "-m", "papermill", str(src), str(dst), "--cwd", str(cwd), "-k", KERNEL_NAME]
     argv += ["--no-progress-bar", "--no-log-output"]
@@ -188,7 +220,8 @@ def execute_notebook(
     """Run notebook `src` with papermill into `dst` (cwd: the notebook's folder) and measure it.
 
     The kernel inherits os.environ, so set LLM_COURSE_SMOKE before calling to pick the mode.
-    `timeout` limits each cell (seconds). Without `wrapper`, papermill runs in this process; with one,
+    `timeout` limits each cell (seconds). Without `wrapper`, papermill runs in this process (the kernel then talks to
+    it over socket files where it can, see `kernel_transport`, so it logs no TCP warning); with one,
     papermill's command line goes through `wrapper` and runs as a subprocess (peak memory then also
     counts papermill's own process). Errors are reported in the result, never raised.
     """
@@ -206,15 +239,17 @@ def execute_notebook(
             import papermill
 
             try:
-                papermill.execute_notebook(
-                    str(src),
-                    str(dst),
-                    kernel_name=KERNEL_NAME,
-                    cwd=str(cwd),
-                    progress_bar=False,
-                    log_output=False,
-                    execution_timeout=timeout,
-                )
+                with kernel_transport() as transport:
+                    papermill.execute_notebook(
+                        str(src),
+                        str(dst),
+                        kernel_name=KERNEL_NAME,
+                        cwd=str(cwd),
+                        progress_bar=False,
+                        log_output=False,
+                        execution_timeout=timeout,
+                        **transport,
+                    )
             except Exception as err:  # any failure becomes a FAILED row, never a crash of the runner
                 error = f"{type(err).__name__}: {_first_line(str(err))}"
                 details = ANSI.sub("", str(err))[-3000:]

@@ -92,6 +92,26 @@ def test_runner_reports_records_and_failures(tmp_path: Path, repo_root: Path) ->
     assert "| 02-bad.ipynb |" in (out / "run-report.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_runner_kernel_logs_no_tcp_warning(tmp_path: Path, notebook_runner, capfd: pytest.CaptureFixture[str]) -> None:
+    """The kernel of execute_notebook uses socket files in a private temp folder: no "running over TCP without
+    encryption" line on the terminal (once per notebook in `make run` before), nothing left beside the notebook."""
+    zmq = pytest.importorskip("zmq")
+    if not zmq.has("ipc"):
+        pytest.skip("this ZeroMQ has no ipc transport (Windows): the kernel uses TCP and logs the warning")
+    notebook = _tiny_notebook(tmp_path / "01-quiet.ipynb", "print('quiet')")
+    result = notebook_runner.execute_notebook(notebook, tmp_path / "out" / "01-quiet.ipynb", timeout=120)
+    assert result.ok, result.explain()
+    err = capfd.readouterr().err
+    assert "without encryption" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01-quiet.ipynb", "out"]
+    with notebook_runner.kernel_transport() as transport:
+        folder = Path(transport["config"].KernelManager.ip).parent
+        assert folder.is_dir() and folder.stat().st_mode & 0o077 == 0, "the socket folder must be private"
+    assert not folder.exists(), "the socket folder is removed afterwards"
+
+
 def test_numbered_notebooks_are_found_by_glob(tmp_path: Path, notebook_runner) -> None:
     for rel in ("00-start-here.ipynb", "week1-x/01-a.ipynb", "week1-x/_draft.ipynb", "week2-y/10-b.ipynb"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
