@@ -226,12 +226,12 @@ class RewardRecipe:
     same way when it is not cached. The validation pairs are the first `n_val` of the shuffled test split (only
     watched during training, never used to choose anything)."""
 
-    n_train: int = 2400  # training pairs (steps x batch_size: each seen once)
+    n_train: int = 1600  # training pairs (steps x batch_size: each seen once)
     n_val: int = 64
     max_length: int = 64  # tokens per review (the longest reviews are cut)
     batch_size: int = 16  # pairs per step (32 texts)
-    steps: int = 150
-    lr: float = 5e-5
+    steps: int = 100
+    lr: float = 1e-4
     warmup_steps: int = 10
     weight_decay: float = 0.0
     seed: int = 0
@@ -270,16 +270,19 @@ def train_reward_model(
     progress: bool = True,
 ) -> tuple[RewardModel, TrainingHistory]:
     """Train a reward model on `recipe`'s preference pairs with `bradley_terry_loss` and `train_model`: a fresh
-    MiniLM `RewardModel` (its head seeded with `recipe.seed`), or `model`, trained in place. Returns
-    `(model in eval mode, history)`; the history's validation loss is on `recipe.n_val` held-out pairs."""
+    MiniLM `RewardModel` (built right after `set_seed(recipe.seed)`), or `model`, trained in place. Returns
+    `(model in eval mode, history)`; the history's validation loss is on `recipe.n_val` held-out pairs. The seed is
+    set again before training, so a `model` built right after `set_seed(recipe.seed)` trains exactly as the fresh
+    one would."""
     from ..course.seeding import set_seed
 
     require_type("recipe", recipe, RewardRecipe)
     require_type("progress", progress, bool)
-    generator = set_seed(recipe.seed)
     if model is None:
+        set_seed(recipe.seed)
         model = RewardModel(max_length=recipe.max_length)
     require_type("model", model, RewardModel)
+    generator = set_seed(recipe.seed)  # the same data order and dropout whether `model` was given or built here
     collate = PreferenceCollator(model.tokenizer, max_length=recipe.max_length)
     train_loader = DataLoader(
         preference_rows("train", recipe.n_train, seed=recipe.seed),
