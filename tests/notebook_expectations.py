@@ -390,7 +390,31 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "notebook_seconds": (0.0, 90.0),
     },
     # Reward models (filled by notebook 12's author).
-    "12-reward-models": {},
+    "12-reward-models": {
+        "pairs_from_4": equals(6),  # a ranking of k completions gives k(k-1)/2 pairs
+        "bt_loss_at_tie": (0.6931, 0.6932),  # log 2
+        "accuracy_before": (0.0, 1.0),
+        # the smoke run trains 8 tiny steps: only the bookkeeping is checked, the learning in full mode (asserts)
+        "accuracy_after": (0.0, 1.0),
+        "accuracy_after_low": all_of(between(0.0, 1.0), less_than("accuracy_after", -1e-9)),
+        "accuracy_after_high": all_of(between(0.0, 1.0), greater_than("accuracy_after", -1e-9)),
+        "train_loss_first": (0.5, 0.9),  # about log 2 at the start: the rewards of both sides are close
+        "val_loss_first": (0.5, 0.9),
+        "val_loss_last": (0.0, 1.0),
+        "chosen_mean_reward": (-20.0, 20.0),
+        "rejected_mean_reward": (-20.0, 20.0),
+        "trl_loss_difference": (0.0, 1e-5),  # TRL's RewardTrainer.compute_loss = our Bradley-Terry loss
+        "trl_accuracy": (0.0, 1.0),
+        "trl_minus_ours_accuracy": (-1.0, 1.0),
+        "hacks_above_median_share": (0.0, 1.0),
+        "hacks_above_p90_share": all_of(between(0.0, 1.0), less_than("hacks_above_median_share", -1e-9)),
+        "brilliant_repeated_best_reward": (-20.0, 20.0),
+        "brilliant_repeated_best_share": (0.0, 1.0),
+        # even after a few smoke steps the head has learned that "boring" is worse than "brilliant"
+        "boring_repeated_best_reward": less_than("brilliant_repeated_best_reward"),
+        "cache_difference": (0.0, 1e-5),  # load_reward_model gives back the model the notebook trained
+        "notebook_seconds": (0.0, 90.0),
+    },
     # RLHF with PPO (filled by notebook 13's author).
     "13-rlhf-with-ppo": {},
     # Direct preference optimization (filled by notebook 14's author).
