@@ -418,7 +418,44 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
     # RLHF with PPO (filled by notebook 13's author).
     "13-rlhf-with-ppo": {},
     # Direct preference optimization (filled by notebook 14's author).
-    "14-direct-preference-optimization": {},
+    "14-direct-preference-optimization": {
+        "optimal_policy_max_diff": (0.0, 1e-3),  # pi_ref exp(r / beta) / Z vs gradient ascent on the toy objective
+        "dpo_vs_trl_abs_diff": (0.0, 1e-5),  # dpo_loss on preference_log_probs == TRL DPOTrainer.compute_loss
+        "check_loss": Rule(
+            "!= log 2 (the check's policy and reference differ)", lambda v, r: abs(v - math.log(2)) > 1e-7
+        ),
+        # B = 0: a fresh adapter is its own reference, so the loss starts at log 2 and every margin at 0
+        "fresh_adapter_loss": Rule("== log 2", lambda v, r: abs(v - math.log(2)) < 1e-5),
+        "dpo_val_loss_start": Rule("== log 2", lambda v, r: abs(v - math.log(2)) < 1e-5),
+        "heldout_accuracy_before": equals(0.0),
+        "heldout_margin_before": equals(0.0),
+        "dpo_val_loss_end": (0.0, 2.0),
+        "likelihood_accuracy": (0.0, 1.0),
+        "heldout_accuracy_after": (0.0, 1.0),
+        "heldout_accuracy_after_low": Rule("<= heldout_accuracy_after", lambda v, r: v <= r["heldout_accuracy_after"]),
+        "heldout_margin_after": (-5.0, 5.0),
+        "heldout_loss_after": (0.0, 2.0),
+        "dpo_trainable": equals(460_800),  # r = 8 on q_proj and v_proj, as the PPO policy
+        "dpo_train_seconds": (0.0, 60.0),
+        "dpo_peak_mib": (0.0, None),
+        "ppo_peak_mib": (0.0, None),
+        "ppo_train_seconds": (0.0, None),
+        "base_reward": (-20.0, 20.0),
+        "dpo_reward": (-20.0, 20.0),
+        "ppo_reward": (-20.0, 20.0),
+        "dpo_kl": (-50.0, 50.0),  # a sampled estimate: single values can be negative
+        "ppo_kl": (-50.0, 50.0),
+        # a paired mean difference is the difference of the means
+        "dpo_reward_gain": Rule(
+            "== dpo_reward - base_reward", lambda v, r: abs(v - (r["dpo_reward"] - r["base_reward"])) < 1e-4
+        ),
+        "ppo_reward_gain": Rule(
+            "== ppo_reward - base_reward", lambda v, r: abs(v - (r["ppo_reward"] - r["base_reward"])) < 1e-4
+        ),
+        "dpo_code_lines": less_than("ppo_code_lines"),  # the summary says DPO needs fewer lines
+        "ppo_code_lines": (100, None),
+        "notebook_seconds": (0.0, 90.0),  # target 60 s; 90 s is the harness limit
+    },
 }
 
 
