@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the server and the kernels it started (its own process group, see start_new_session)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):  # AttributeError: no killpg (Windows)
+        process.kill()
+    process.wait(timeout=10)
+
+
 @dataclass
 class LabServer:
     """A running JupyterLab server, its token, the folder it serves and its log file."""
@@ -114,8 +124,7 @@ class LabServer:
                 self.request("/api/shutdown", method="POST")
                 self.process.wait(timeout=30)
             except (urllib.error.URLError, ConnectionError, TimeoutError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait(timeout=10)
+                _kill_group(self.process)
 
 
 @pytest.fixture
@@ -162,7 +171,9 @@ def lab_server(tmp_path: Path) -> Iterator[LabServer]:
     }
     log = tmp_path / "jupyterlab.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = LabServer(process, f"http://127.0.0.1:{port}", token, root, log)
     try:
         server.wait_until_up()
