@@ -394,7 +394,7 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "pairs_from_4": equals(6),  # a ranking of k completions gives k(k-1)/2 pairs
         "bt_loss_at_tie": (0.6931, 0.6932),  # log 2
         "accuracy_before": (0.0, 1.0),
-        # the smoke run trains 8 tiny steps: only the bookkeeping is checked, the learning in full mode (asserts)
+        # the smoke run trains 6 tiny steps: only the bookkeeping is checked, the learning in full mode (asserts)
         "accuracy_after": (0.0, 1.0),
         "accuracy_after_low": all_of(between(0.0, 1.0), less_than("accuracy_after", -1e-9)),
         "accuracy_after_high": all_of(between(0.0, 1.0), greater_than("accuracy_after", -1e-9)),

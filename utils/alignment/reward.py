@@ -250,7 +250,7 @@ class RewardRecipe:
 
     def smoke(self) -> RewardRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
-        return replace(self, n_train=32, n_val=8, batch_size=4, steps=8, warmup_steps=1, lr=1e-4)
+        return replace(self, n_train=24, n_val=4, batch_size=4, steps=6, warmup_steps=1, lr=1e-4)
 
 
 REWARD_RECIPE = RewardRecipe()
@@ -301,7 +301,7 @@ def train_reward_model(
         lr=recipe.lr,
         warmup_steps=recipe.warmup_steps,
         weight_decay=recipe.weight_decay,
-        eval_every=max(1, recipe.steps // 6),
+        eval_every=max(2, recipe.steps // 6),
         eval_batches=len(val_loader),
         device=device,
         progress=progress,
