@@ -19,10 +19,10 @@ from transformers import LlamaForCausalLM
 from utils.alignment import dpo
 from utils.alignment.dpo import (
     DPO_RECIPE,
+    DPOCollator,
     DPOLoss,
     DPOLossFn,
     DPORecipe,
-    PreferenceCollator,
     dpo_loss,
     dpo_policy_dir,
     dpo_training_info,
@@ -115,7 +115,7 @@ def test_loss_equals_trl_dpo_trainer(tokenizer: Any) -> None:
         assert ours["rejected"]["input_ids"] == theirs["prompt_ids"] + theirs["rejected_ids"]
         assert ours["chosen"]["completion_mask"] == [0] * n_prompt + [1] * len(theirs["chosen_ids"])
     trl_batch = trainer.data_collator(trl_rows)
-    our_batch = PreferenceCollator(tokenizer, max_length=96)(PAIRS)
+    our_batch = DPOCollator(tokenizer, max_length=96)(PAIRS)
     for key in ("input_ids", "attention_mask", "completion_mask"):
         assert torch.equal(our_batch[key], trl_batch[key]), key
     with torch.no_grad():
@@ -138,7 +138,7 @@ def test_lora_loss_fn_equals_trl_with_the_base_model_as_reference(tokenizer: Any
     beta = 0.2
     policy = lora_policy(len(tokenizer), seed=3)
     base = tiny_llama(len(tokenizer), seed=3)  # the same base weights, no adapter
-    batch = PreferenceCollator(tokenizer, max_length=96)(PAIRS)
+    batch = DPOCollator(tokenizer, max_length=96)(PAIRS)
     loss_fn = DPOLossFn(beta)
     with torch.no_grad():
         ours, n_pairs = loss_fn(policy.eval(), batch)
@@ -160,7 +160,7 @@ def test_loss_is_log_two_when_policy_equals_reference(tokenizer: Any) -> None:
     model = tiny_llama(len(tokenizer), seed=4)
     add_lora(model, r=2, alpha=4, target_modules=["q_proj"])
     with torch.no_grad():
-        loss, _ = DPOLossFn(0.1)(model, PreferenceCollator(tokenizer)(PAIRS))
+        loss, _ = DPOLossFn(0.1)(model, DPOCollator(tokenizer)(PAIRS))
     assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
 
 
@@ -194,7 +194,7 @@ def test_training_steps_raise_the_margin_of_the_trained_pairs(tokenizer: Any) ->
 
     model = tiny_llama(len(tokenizer), seed=5)
     add_lora(model, r=4, alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
-    collate = PreferenceCollator(tokenizer)
+    collate = DPOCollator(tokenizer)
     loss_fn = DPOLossFn(0.5)
     loader = DataLoader(PAIRS, batch_size=len(PAIRS), collate_fn=collate)
     train_model(
@@ -224,7 +224,7 @@ def test_preference_log_probs_equal_scoring_each_answer_alone(tokenizer: Any) ->
 
 
 def test_collator_layout_and_masks(tokenizer: Any) -> None:
-    batch = PreferenceCollator(tokenizer, max_length=96)(PAIRS)
+    batch = DPOCollator(tokenizer, max_length=96)(PAIRS)
     n = len(PAIRS)
     assert batch["input_ids"].shape[0] == 2 * n
     lengths = batch["attention_mask"].sum(dim=1)
@@ -313,10 +313,10 @@ def test_bad_pairs_and_batches_are_refused(tokenizer: Any) -> None:
         tokenize_pair(tokenizer, {"prompt": "p", "chosen": 3, "rejected": "r"})
     with pytest.raises(ValueError, match="batch_size"):
         preference_log_probs(model, tokenizer, PAIRS, batch_size=0)
-    with pytest.raises(ValueError, match="PreferenceCollator"):
+    with pytest.raises(ValueError, match="DPOCollator"):
         DPOLossFn(0.1)(model, {"input_ids": torch.zeros(2, 3, dtype=torch.long)})
-    odd = {k: v[:3] for k, v in PreferenceCollator(tokenizer)(PAIRS).items()}
+    odd = {k: v[:3] for k, v in DPOCollator(tokenizer)(PAIRS).items()}
     with pytest.raises(ValueError, match="even"):
         DPOLossFn(0.1)(model, odd)
     with pytest.raises(ValueError, match="LoRA"):  # no adapter: no reference to switch to
-        DPOLossFn(0.1)(model, PreferenceCollator(tokenizer)(PAIRS))
+        DPOLossFn(0.1)(model, DPOCollator(tokenizer)(PAIRS))

@@ -39,10 +39,10 @@ from .reward import preference_rows
 
 __all__ = [
     "DPO_RECIPE",
+    "DPOCollator",
     "DPOLoss",
     "DPOLossFn",
     "DPORecipe",
-    "PreferenceCollator",
     "dpo_loss",
     "dpo_policy_dir",
     "dpo_training_info",
@@ -160,7 +160,7 @@ def tokenize_pair(tokenizer: Any, row: Mapping[str, str], *, max_length: int = 2
     }
 
 
-class PreferenceCollator:
+class DPOCollator:
     """Preference pairs -> one right-padded batch `{"input_ids", "attention_mask", "completion_mask"}` of `2 n`
     sequences: the `n` chosen answers first, then the `n` rejected ones (TRL's layout), so a single forward pass scores
     both sides. Use it as a DataLoader's `collate_fn`."""
@@ -192,10 +192,10 @@ class PreferenceCollator:
 
 
 def _batch_log_probs(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed answer log-probabilities of a `PreferenceCollator` batch: `(chosen [n], rejected [n])`."""
+    """Summed answer log-probabilities of a `DPOCollator` batch: `(chosen [n], rejected [n])`."""
     missing = [k for k in ("input_ids", "attention_mask", "completion_mask") if k not in batch]
     if missing:
-        raise ValueError(f"`batch` lacks {', '.join(missing)}: build it with PreferenceCollator.")
+        raise ValueError(f"`batch` lacks {', '.join(missing)}: build it with DPOCollator.")
     if len(batch["input_ids"]) % 2:
         raise ValueError("a preference batch holds the chosen rows then the rejected rows: its size must be even.")
     counted = batch["completion_mask"] * batch["attention_mask"]
@@ -222,7 +222,7 @@ def preference_log_probs(
     if batch_size is not None:
         require_type("batch_size", batch_size, int)
         require_range("batch_size", batch_size, low=1)
-    collate = PreferenceCollator(tokenizer, max_length=max_length)
+    collate = DPOCollator(tokenizer, max_length=max_length)
     step = batch_size or len(rows)
     device = device_of(model)
     chosen, rejected = [], []
@@ -235,7 +235,7 @@ def preference_log_probs(
 
 
 class DPOLossFn:
-    """The DPO loss of a `PreferenceCollator` batch, as a `loss_fn` for `utils.training.loop.train_model`:
+    """The DPO loss of a `DPOCollator` batch, as a `loss_fn` for `utils.training.loop.train_model`:
     `(mean loss, number of pairs)`. The policy is `model` with its LoRA adapters on; the reference is the same model
     with them off, scored without gradients. Each call's implicit-reward metrics are kept, in `train_log` while the
     model trains and in `eval_log` during evaluation: dicts with `loss`, `chosen_reward`, `rejected_reward`, `margin`,
@@ -346,7 +346,7 @@ def train_dpo(
     if lora_layers(model):
         remove_lora(model)
     add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
-    collate = PreferenceCollator(tokenizer, max_length=recipe.max_length)
+    collate = DPOCollator(tokenizer, max_length=recipe.max_length)
     train_rows = preference_rows("train", recipe.steps * recipe.batch_size, seed=recipe.seed)
     train_loader = DataLoader(
         train_rows, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate, generator=generator
