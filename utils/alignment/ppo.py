@@ -410,12 +410,12 @@ class PPORecipe:
     """Everything that decides one PPO run on SmolLM2: notebook 13 reads its settings from here, and
     `load_ppo_policy` trains with it when the adapter is not cached."""
 
-    iterations: int = 20  # rollouts (each: sample, score, then `epochs` passes of minibatch steps)
+    iterations: int = 24  # rollouts (each: sample, score, then `epochs` passes of minibatch steps)
     batch_size: int = 8  # prompts per rollout (one completion each)
     minibatch_size: int = 4  # completions per optimizer step: 2 minibatches, so the clip can act
     epochs: int = 2
     max_new_tokens: int = 24
-    lr: float = 2e-4  # LoRA adapter
+    lr: float = 3e-4  # LoRA adapter
     value_lr: float = 1e-3  # value head
     value_coef: float = 0.1
     beta: float = 0.05  # weight of the KL penalty in the reward
