@@ -1,5 +1,5 @@
 """How much extra memory a block of code needs at its peak: CUDA's allocator counter on a GPU, the process's sampled
-resident memory (RSS) on a CPU. Used to compare training methods (notebook 14; notebook 10 explains the method).
+resident memory (RSS) on a CPU. Used to compare training methods in notebooks 10 (LoRA vs full) and 14 (DPO vs PPO).
 
 On a CPU there is no exact counter: a background thread reads the RSS every few milliseconds, so a spike shorter
 than that can be missed, and memory the allocator kept from earlier work can hide part of the growth. Before
