@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from ..course.arguments import require_range, require_type
 from ..generation.scoring import sequence_log_probs
-from ..training.instruction import tokenize_example
+from ..training.instruction import pad_examples, pad_id_of, tokenize_example
 from ..training.loop import TrainingHistory, train_model
 from ..training.lora import disable_lora, load_lora, lora_layers, remove_lora, save_lora
 from .policy import add_policy_lora
@@ -168,27 +168,13 @@ class DPOCollator:
     def __init__(self, tokenizer: Any, *, max_length: int = 256) -> None:
         require_type("max_length", max_length, int)
         require_range("max_length", max_length, low=2)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        if pad is None:
-            raise ValueError("`tokenizer` has neither a pad token nor an EOS token to pad with.")
-        self.tokenizer, self.max_length, self.pad_id = tokenizer, max_length, pad
+        self.tokenizer, self.max_length, self.pad_id = tokenizer, max_length, pad_id_of(tokenizer)
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
         _check_pairs(rows)
         pairs = [tokenize_pair(self.tokenizer, row, max_length=self.max_length) for row in rows]
         examples = [pair["chosen"] for pair in pairs] + [pair["rejected"] for pair in pairs]
-        width = max(len(e["input_ids"]) for e in examples)
-        batch = {
-            "input_ids": torch.full((len(examples), width), self.pad_id),
-            "attention_mask": torch.zeros(len(examples), width, dtype=torch.long),
-            "completion_mask": torch.zeros(len(examples), width, dtype=torch.long),
-        }
-        for i, e in enumerate(examples):
-            n = len(e["input_ids"])
-            batch["input_ids"][i, :n] = torch.tensor(e["input_ids"])
-            batch["attention_mask"][i, :n] = 1
-            batch["completion_mask"][i, :n] = torch.tensor(e["completion_mask"])
-        return batch
+        return pad_examples(examples, self.pad_id)
 
 
 def _batch_log_probs(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -175,6 +175,31 @@ def tokenize_example(
     return {"input_ids": ids[:max_length], "completion_mask": mask[:max_length]}
 
 
+def pad_id_of(tokenizer: Any) -> int:
+    """The id to pad with: the tokenizer's pad token, else its EOS token (SmolLM2 pads with EOS)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ValueError("`tokenizer` has neither a pad token nor an EOS token to pad with.")
+    return pad
+
+
+def pad_examples(examples: Sequence[Mapping[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad tokenized examples (`tokenize_example`'s `input_ids` and `completion_mask`) into one batch
+    `{"input_ids", "attention_mask", "completion_mask"}`; padding counts 0 in both masks."""
+    width = max(len(e["input_ids"]) for e in examples)
+    batch = {
+        "input_ids": torch.full((len(examples), width), pad_id),
+        "attention_mask": torch.zeros(len(examples), width, dtype=torch.long),
+        "completion_mask": torch.zeros(len(examples), width, dtype=torch.long),
+    }
+    for i, e in enumerate(examples):
+        n = len(e["input_ids"])
+        batch["input_ids"][i, :n] = torch.tensor(e["input_ids"])
+        batch["attention_mask"][i, :n] = 1
+        batch["completion_mask"][i, :n] = torch.tensor(e["completion_mask"])
+    return batch
+
+
 class SFTCollator:
     """Turns a list of rows into a right-padded batch `{"input_ids", "attention_mask", "completion_mask"}`, ready
     for `sft_loss`. Use it as a DataLoader's `collate_fn`."""
@@ -183,10 +208,8 @@ class SFTCollator:
         require_choice("template", template, TEMPLATES)
         require_type("max_length", max_length, int)
         require_range("max_length", max_length, low=2)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        if pad is None:
-            raise ValueError("`tokenizer` has neither a pad token nor an EOS token to pad with.")
-        self.tokenizer, self.template, self.max_length, self.pad_id = tokenizer, template, max_length, pad
+        self.tokenizer, self.template, self.max_length = tokenizer, template, max_length
+        self.pad_id = pad_id_of(tokenizer)
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
         require_type("rows", rows, (list, tuple))
@@ -195,18 +218,7 @@ class SFTCollator:
         examples = [
             tokenize_example(self.tokenizer, r, template=self.template, max_length=self.max_length) for r in rows
         ]
-        width = max(len(e["input_ids"]) for e in examples)
-        batch = {
-            "input_ids": torch.full((len(examples), width), self.pad_id),
-            "attention_mask": torch.zeros(len(examples), width, dtype=torch.long),
-            "completion_mask": torch.zeros(len(examples), width, dtype=torch.long),
-        }
-        for i, e in enumerate(examples):
-            n = len(e["input_ids"])
-            batch["input_ids"][i, :n] = torch.tensor(e["input_ids"])
-            batch["attention_mask"][i, :n] = 1
-            batch["completion_mask"][i, :n] = torch.tensor(e["completion_mask"])
-        return batch
+        return pad_examples(examples, self.pad_id)
 
 
 def sft_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
