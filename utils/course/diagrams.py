@@ -1,5 +1,6 @@
-"""Concept figures drawn with matplotlib (no screenshots): the LLM project lifecycle and the layered cake.
-Used in notebook 00."""
+"""Concept figures drawn with matplotlib (no screenshots): the LLM project lifecycle and the layered cake
+(notebook 00), and the two drawing helpers every course diagram uses (`draw_box`, `draw_arrow`). The model
+diagrams of notebooks 03-07 are in `architecture_diagrams.py`."""
 
 from __future__ import annotations
 
@@ -25,7 +26,20 @@ CAKE_LAYERS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def _box(ax: Axes, x: float, y: float, w: float, h: float, color: str, alpha: float = 0.18) -> None:
+def draw_box(
+    ax: Axes,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    color: str,
+    alpha: float = 0.18,
+    text: str | None = None,
+    text_color: str = "black",
+    **text_kwargs: object,
+) -> None:
+    """A rounded box at (x, y) of size w x h, tinted with `color`; `text` (optional) is written at its centre in
+    `text_color` (extra keywords go to `ax.text`, e.g. fontsize)."""
     patch = FancyBboxPatch(
         (x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.04", linewidth=1.6,
         edgecolor=color, facecolor=color, alpha=alpha,
@@ -34,6 +48,18 @@ def _box(ax: Axes, x: float, y: float, w: float, h: float, color: str, alpha: fl
     ax.add_patch(
         FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.04", fill=False, edgecolor=color)
     )
+    if text is not None:
+        ax.text(
+            x + w / 2, y + h / 2, text, ha="center", va="center", color=text_color, **{"fontsize": 9, **text_kwargs}
+        )
+
+
+def draw_arrow(
+    ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str = "#495057", **kwargs: object
+) -> None:
+    """An arrow from `start` to `end` in data coordinates (extra keywords go to FancyArrowPatch)."""
+    options = {"arrowstyle": "-|>", "mutation_scale": 12, "linewidth": 1.2, "color": color, **kwargs}
+    ax.add_patch(FancyArrowPatch(start, end, **options))
 
 
 def draw_lifecycle(ax: Axes | None = None) -> Axes:
@@ -46,7 +72,7 @@ def draw_lifecycle(ax: Axes | None = None) -> Axes:
     for i, (stage, steps, notebooks) in enumerate(LIFECYCLE_STAGES):
         x = 0.2 + i * (width + gap)
         color = COURSE_COLORS[i]
-        _box(ax, x, 0.5, width, 3.0, color)
+        draw_box(ax, x, 0.5, width, 3.0, color)
         ax.text(x + width / 2, 3.15, stage, ha="center", va="center", fontsize=12, weight="bold", color=color)
         for j, step in enumerate(steps):
             ax.text(x + width / 2, 2.55 - j * 0.5, step, ha="center", va="center", fontsize=9)
@@ -78,7 +104,7 @@ def draw_layered_cake(ax: Axes | None = None) -> Axes:
         width = 7.4 - 1.6 * i
         x, y = 5.5 - width / 2, 0.5 + 1.35 * i
         color = COURSE_COLORS[i]
-        _box(ax, x, y, width, 1.15, color, alpha=0.3)
+        draw_box(ax, x, y, width, 1.15, color, alpha=0.3)
         ax.text(5.5, y + 0.82, f"{layer} layer", ha="center", fontsize=12, weight="bold", color=color)
         ax.text(5.5, y + 0.48, goal, ha="center", fontsize=9)
         ax.text(5.5, y + 0.18, f"{example}  ·  notebooks {notebooks}", ha="center", fontsize=8.5, style="italic")
