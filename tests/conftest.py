@@ -5,19 +5,23 @@
 * A test that takes a `numbered_notebook` argument runs once per numbered notebook (notebooks/**/NN-*.ipynb,
   found by glob, sorted; the test id is the path under notebooks/). `any_notebook` adds the template and any
   other notebook under notebooks/. New notebooks are picked up automatically.
+* `tokenizer`: SmolLM2's tokenizer (the course's chat model), loaded once per test session; tests that need it
+  skip when the model package is not installed.
 * `run_notebook(path, ...)`: executes a notebook with papermill in smoke mode, in its own folder, and returns
   a `RunResult` (seconds, peak RAM, error, records). The same code runs `scripts/run_notebooks.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from scripts import run_notebooks, strip_notebooks
+from utils.assets.models import AssetMissingError, load_chat_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -91,3 +95,13 @@ def run_notebook(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
         return runner.execute_notebook(path, output, timeout=CELL_TIMEOUT_S, wrapper=wrapper)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> Iterator[Any]:
+    """SmolLM2-135M-Instruct's tokenizer (chat template, `<|im_end|>` as end and pad token)."""
+    try:
+        _, tok = load_chat_model(device="cpu")
+    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
+        pytest.skip(f"chat model not installed: {exc}")
+    yield tok

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import math
 import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -32,7 +31,6 @@ from utils.alignment.dpo import (
     tokenize_pair,
     train_dpo,
 )
-from utils.assets.models import AssetMissingError, load_chat_model
 from utils.generation.scoring import sequence_log_probs
 from utils.training.instruction import tokenize_example
 from utils.training.lora import add_lora, disable_lora, lora_layers, lora_state_dict
@@ -43,15 +41,6 @@ PAIRS = [
     {"prompt": "Greet the reader.", "chosen": "Hello, and welcome!", "rejected": "Go away."},
     {"prompt": "Describe the sea in three words.", "chosen": "Vast, blue, restless.", "rejected": "Wet."},
 ]
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Iterator[Any]:
-    try:
-        _, tok = load_chat_model(device="cpu")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"chat model not installed: {exc}")
-    yield tok
 
 
 def tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:

@@ -6,7 +6,6 @@ The tiny random Llama uses SmolLM2's real tokenizer (its chat template, pad = EO
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,21 +25,11 @@ from utils.alignment.policy import (
     sample_completions,
     stop_token_ids,
 )
-from utils.assets.models import AssetMissingError, load_chat_model
 from utils.generation.scoring import sequence_log_probs
 from utils.training.classification import count_trainable
 from utils.training.lora import disable_lora, lora_layers
 
 PROMPTS = ["Say something kind about tea.", "Two words on rain?", "Describe a very small, quiet harbour at dawn."]
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Iterator[Any]:
-    try:
-        _, tok = load_chat_model(device="cpu")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"chat model not installed: {exc}")
-    yield tok
 
 
 def small_policy(tokenizer: Any, *, eos_boost: float = 0.0, seed: int = 0) -> LlamaForCausalLM:

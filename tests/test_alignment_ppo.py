@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
@@ -38,19 +37,9 @@ from utils.alignment.ppo import (
     value_loss,
     whiten,
 )
-from utils.assets.models import AssetMissingError, load_chat_model
 from utils.training.lora import lora_layers, lora_state_dict
 
 PROMPTS = ["Say something kind about tea.", "Two words on rain?", "Describe a quiet harbour.", "Name a colour."]
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Iterator[Any]:
-    try:
-        _, tok = load_chat_model(device="cpu")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"chat model not installed: {exc}")
-    yield tok
 
 
 def small_policy(tokenizer: Any, *, seed: int = 0) -> Any:

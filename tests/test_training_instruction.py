@@ -4,7 +4,6 @@ on the same examples), the data mix, and the cached instruction-tuned model."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +12,6 @@ import torch
 from tiny_models import tiny_llama as shared_tiny_llama
 from transformers import LlamaForCausalLM
 
-from utils.assets.models import AssetMissingError, load_chat_model
 from utils.training import instruction
 from utils.training.instruction import (
     INSTRUCTION_RECIPE,
@@ -36,15 +34,6 @@ ROWS = [
     {"instruction": "Add the numbers.", "input": "2 and 40", "output": "42"},
     {"instruction": "Spell it backwards.", "input": "stressed", "output": "desserts, as it happens"},
 ]
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Iterator[Any]:
-    try:
-        _, tok = load_chat_model(device="cpu")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"chat model not installed: {exc}")
-    yield tok
 
 
 def tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
