@@ -1,0 +1,174 @@
+"""Weight-only quantisation from scratch: symmetric per-output-channel int8, group-wise int4. Taught in notebook 17.
+
+A weight row `w` (one output channel) is stored as small integers `q = round(w / s)` with one float scale
+`s = max|w| / q_max` per row (int8: q_max = 127) or per group of `group_size` consecutive weights of a row (int4:
+q_max = 7; two int4 values are packed into one byte). `QuantizedLinear` keeps only `q` and the scales and
+dequantises on the fly, `w ~ q * s`, in its forward: the memory shrinks 4x (int8) or about 7x (int4), the
+activations stay in float, which is why weight-only quantisation keeps a model's quality where the dynamic
+quantisation of activations (`activation_absmax` shows the outlier channels) does not.
+
+`tests/test_inference_quantization.py` checks the int8 codes against `torch.quantize_per_channel` with the same
+scales and the dequantised layers against torchao's `Int8WeightOnlyConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..course.arguments import require_choice, require_range, require_type
+
+__all__ = [
+    "QuantizedLinear",
+    "activation_absmax",
+    "dequantize_weight",
+    "model_size_bytes",
+    "quantize_linears",
+    "quantize_weight",
+]
+
+Q_MAX = {8: 127, 4: 7}
+
+
+def _groups(weight: torch.Tensor, group_size: int | None) -> torch.Tensor:
+    """`(out, in)` -> `(out, n_groups, group)`: one scale per group (a whole row when group_size is None)."""
+    out_features, in_features = weight.shape
+    size = in_features if group_size is None else group_size
+    if in_features % size:
+        raise ValueError(f"`group_size` must divide the input width {in_features}, got {group_size}.")
+    return weight.reshape(out_features, in_features // size, size)
+
+
+def quantize_weight(
+    weight: torch.Tensor, bits: int = 8, group_size: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric quantisation of a `(out, in)` weight: `(codes int8 (out, in), scales float (out, n_groups))`,
+    codes in [-q_max, q_max] (q_max = 127 for 8 bits, 7 for 4), scale = max |w| / q_max per row or per group."""
+    require_type("weight", weight, torch.Tensor)
+    if weight.ndim != 2 or not weight.is_floating_point():
+        raise ValueError(f"`weight` must be a float (out, in) matrix, got {weight.dtype} {tuple(weight.shape)}.")
+    require_choice("bits", bits, sorted(Q_MAX))
+    if group_size is not None:
+        require_type("group_size", group_size, int)
+        require_range("group_size", group_size, low=1)
+    grouped = _groups(weight.detach().float(), group_size)
+    scales = grouped.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12) / Q_MAX[bits]
+    codes = torch.round(grouped / scales).clamp(-Q_MAX[bits], Q_MAX[bits]).to(torch.int8)
+    return codes.reshape(weight.shape), scales.squeeze(-1)
+
+
+def dequantize_weight(codes: torch.Tensor, scales: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """codes * scale, group by group: the float weight that `quantize_weight`'s output stands for."""
+    grouped = codes.reshape(codes.shape[0], scales.shape[1], -1).to(dtype)
+    return (grouped * scales.to(dtype)[..., None]).reshape(codes.shape)
+
+
+def _pack_int4(codes: torch.Tensor) -> torch.Tensor:
+    """Two 4-bit codes in [-8, 7] per byte: `(out, in)` int8 -> `(out, in / 2)` uint8."""
+    nibbles = (codes.to(torch.int16) & 0xF).to(torch.uint8)
+    return nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)
+
+
+def _unpack_int4(packed: torch.Tensor) -> torch.Tensor:
+    low, high = (packed & 0xF).to(torch.int8), (packed >> 4).to(torch.int8)
+    both = torch.stack([low, high], dim=-1).reshape(packed.shape[0], -1)
+    return torch.where(both > 7, both - 16, both)  # back to signed
+
+
+class QuantizedLinear(nn.Module):
+    """A `nn.Linear` whose weight is stored as int8 codes (or packed int4) and float scales, dequantised in every
+    forward; the bias (if any) stays float. Build it with `QuantizedLinear.from_linear(linear, bits, group_size)`."""
+
+    def __init__(
+        self, codes: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None, bits: int, in_features: int
+    ) -> None:
+        super().__init__()
+        self.bits, self.in_features, self.out_features = bits, in_features, codes.shape[0]
+        self.register_buffer("codes", _pack_int4(codes) if bits == 4 else codes)
+        self.register_buffer("scales", scales)
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    @classmethod
+    @torch.no_grad()
+    def from_linear(cls, linear: nn.Linear, bits: int = 8, group_size: int | None = None) -> QuantizedLinear:
+        """Quantise `linear`'s weight (see `quantize_weight`); 4 bits need an even input width."""
+        require_type("linear", linear, nn.Linear)
+        if bits == 4 and linear.in_features % 2:
+            raise ValueError(f"4-bit packing needs an even input width, `linear` has {linear.in_features}.")
+        codes, scales = quantize_weight(linear.weight, bits, group_size)
+        return cls(codes, scales.to(linear.weight.dtype), linear.bias, bits, linear.in_features)
+
+    def weight(self) -> torch.Tensor:
+        """The dequantised float weight `(out, in)`."""
+        codes = _unpack_int4(self.codes) if self.bits == 4 else self.codes
+        return dequantize_weight(codes, self.scales, self.scales.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+
+    def extra_repr(self) -> str:
+        groups = self.scales.shape[1]
+        return f"in={self.in_features}, out={self.out_features}, bits={self.bits}, groups per row={groups}"
+
+
+def quantize_linears(
+    module: nn.Module, bits: int = 8, group_size: int | None = None, *, skip: Iterable[str] = ()
+) -> nn.Module:
+    """Replace every `nn.Linear` inside `module` (in place) by a `QuantizedLinear`; names containing one of `skip`
+    are left as they are. Returns `module`. Pass e.g. `model.model.layers` to keep a tied embedding/head in float."""
+    require_type("module", module, nn.Module)
+    skip = tuple(skip)
+    targets = [
+        (name, child)
+        for name, child in module.named_modules()
+        if isinstance(child, nn.Linear) and not any(s in name for s in skip)
+    ]
+    for name, linear in targets:
+        parent_name, _, attribute = name.rpartition(".")
+        parent = module.get_submodule(parent_name) if parent_name else module
+        setattr(parent, attribute, QuantizedLinear.from_linear(linear, bits, group_size))
+    return module
+
+
+def model_size_bytes(model: nn.Module) -> int:
+    """Bytes of every distinct parameter and buffer (a tied weight counts once); tensor subclasses that hold their
+    data in inner tensors (torchao's quantised weights) are measured through those."""
+    seen: set[int] = set()
+    total = 0
+
+    def size(tensor: torch.Tensor) -> int:
+        inner = getattr(tensor, "__tensor_flatten__", None)
+        if inner is not None and type(tensor) not in (torch.Tensor, nn.Parameter):
+            names, _ = tensor.__tensor_flatten__()
+            return sum(size(getattr(tensor, n)) for n in names)
+        return tensor.numel() * tensor.element_size()
+
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        total += size(tensor)
+    return total
+
+
+@torch.no_grad()
+def activation_absmax(model: nn.Module, layer: nn.Module, **inputs: torch.Tensor) -> torch.Tensor:
+    """Run `model(**inputs)` once and return, for every input channel of `layer` (e.g. a Linear), the largest
+    |activation| it received over all tokens: the range a per-tensor activation quantiser must cover."""
+    require_type("layer", layer, nn.Module)
+    seen: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        seen.append(args[0].detach().abs().reshape(-1, args[0].shape[-1]).amax(dim=0))
+
+    handle = layer.register_forward_pre_hook(hook)
+    try:
+        model(**inputs)
+    finally:
+        handle.remove()
+    if not seen:
+        raise ValueError("`layer` was not called during the forward pass: pass a module inside `model`.")
+    return torch.stack(seen).amax(dim=0)
