@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import torch
-
 from tiny_models import tiny_llama
+
 from utils.assets.models import load_chat_model
 from utils.assets.packages import AssetMissingError
 from utils.generation.decoding import greedy_decode
@@ -68,7 +68,7 @@ def test_prompt_then_steps_give_the_full_forward_logits(build: Any) -> None:
 
 
 def test_cache_size_matches_the_formula() -> None:
-    reference, model = _llama()
+    _, model = _llama()
     out = CachedDecoder(model)(input_ids=torch.ones(2, 7, dtype=torch.long))
     cache = out.past_key_values
     config = model.config

@@ -83,7 +83,5 @@ def launch_torchrun(
         env = os.environ | {"OMP_NUM_THREADS": str(threads_per_process)}
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0 or not out.exists():
-            raise RuntimeError(
-                f"torchrun exited with {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-            )
+            raise RuntimeError(f"torchrun exited with {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         return json.loads(out.read_text())

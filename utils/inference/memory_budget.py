@@ -47,9 +47,7 @@ class MemoryBudget:
         ]
 
 
-def training_memory(
-    n_params: int, *, precision: str = "fp32", zero_stage: int = 0, n_devices: int = 1
-) -> MemoryBudget:
+def training_memory(n_params: int, *, precision: str = "fp32", zero_stage: int = 0, n_devices: int = 1) -> MemoryBudget:
     """Memory per device to train `n_params` parameters with AdamW, data-parallel over `n_devices`.
 
     precision: "fp32" (weights, gradients and Adam states in fp32) or "bf16" (mixed precision: bf16 weights and

@@ -1,0 +1,52 @@
+"""Model fingerprints and the timing helper (`utils.inference.versioning`), and notebook 17's exercise checkers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from utils.inference import exercises
+from utils.inference.versioning import best_seconds, model_fingerprint, weights_hash
+
+
+def test_fingerprint_changes_with_one_weight_and_with_the_recipe() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    first = model_fingerprint(model, {"base": "x", "bits": 8})
+    assert first == model_fingerprint(model, {"bits": 8, "base": "x"})  # key order does not matter
+    assert first["version"] != model_fingerprint(model, {"base": "x", "bits": 4})["version"]
+    with torch.no_grad():
+        model.weight[0, 0] += 1e-6
+    assert weights_hash(model) != first["weights"]
+    with pytest.raises(TypeError, match="recipe"):
+        model_fingerprint(model, ["bits", 8])
+
+
+def test_best_seconds_is_the_fastest_repeat() -> None:
+    assert best_seconds(lambda: None, repeats=3) >= 0.0
+    with pytest.raises(ValueError, match="repeats"):
+        best_seconds(lambda: None, repeats=0)
+    with pytest.raises(TypeError, match="call"):
+        best_seconds(3)
+
+
+@pytest.mark.parametrize(
+    ("checker", "wrong"),
+    [
+        (exercises.check_kv_cache_mib, 45.0),
+        (exercises.check_int4_bytes, 576 * 1536 // 2),  # the codes without the scales
+        (exercises.check_zero3_gib, 7e9 * 16 / 2**30),  # no sharding
+        (exercises.check_dynamic_quantization_reason, "c"),
+    ],
+)
+def test_checkers_reject_a_wrong_answer(checker, wrong) -> None:
+    assert checker(wrong) is False
+    assert checker(None) is False
+
+
+def test_checkers_accept_the_right_answer() -> None:
+    assert exercises.check_kv_cache_mib(2 * 30 * 3 * 64 * 2048 * 8 * 2 / 2**20)
+    assert exercises.check_int4_bytes(576 * 1536 // 2 + 576 * 48 * 4)
+    assert exercises.check_zero3_gib(7e9 * 16 / 8 / 2**30)
+    assert exercises.check_dynamic_quantization_reason(" B ")
