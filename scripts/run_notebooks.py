@@ -10,7 +10,8 @@ executed copy goes to build/<path under notebooks/> (build/smoke/<...> in smoke 
 never overwrite each other). The mode is full unless LLM_COURSE_SMOKE=1 is set or --smoke is given.
 At the end a table lists notebook, seconds, peak RAM of the kernel's process tree (MiB, sampled
 every 0.1 s) and status; the same rows go to <out>/run-report.json and <out>/run-report.md.
-The exit status is 1 if any notebook failed.
+In full mode each numbered notebook's records must also satisfy its claims in scripts/notebook_claims.py (the
+results its prose states); a broken claim fails the notebook. The exit status is 1 if any notebook failed.
 
 The tests import `execute_notebook` and `numbered_notebooks` from here (`scripts.run_notebooks`), so the
 harness and this script measure the same thing.
@@ -37,6 +38,10 @@ from typing import Any
 
 import psutil
 
+if __package__ in (None, ""):  # run as `python scripts/run_notebooks.py`: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.notebook_claims import check_claims
 from utils.course.runtime import SMOKE_ENV, read_records, smoke_mode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -329,6 +334,21 @@ def write_reports(results: Sequence[RunResult], out_dir: Path, mode: str) -> tup
     return json_path, md_path
 
 
+def check_full_mode_claims(result: RunResult, notebook: Path) -> None:
+    """Mark a finished full-mode run failed when a claim of scripts/notebook_claims.py does not hold for its records.
+
+    Only numbered notebooks carry claims; a run that already failed keeps its own error.
+    """
+    if not result.ok or not is_numbered(notebook):
+        return
+    problems = check_claims(notebook.stem, result.records)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        result.error = f"claim broken: {problems[0]}{more}"
+        result.details = "\n".join(problems)
+        print("\n".join(f"  claim broken: {problem}" for problem in problems), flush=True)
+
+
 def _select(paths: Sequence[Path]) -> list[Path]:
     if not paths:
         return numbered_notebooks()
@@ -367,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = relative_name(src)
         print(f"[{i}/{len(notebooks)}] {name} ...", flush=True)
         result = execute_notebook(src, out_dir / name, timeout=args.timeout)
+        if mode == "full":
+            check_full_mode_claims(result, src)
         results.append(result)
         print(f"[{i}/{len(notebooks)}] {name}: {result.status} ({result.seconds:.1f} s)", flush=True)
     print()

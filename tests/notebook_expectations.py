@@ -9,9 +9,10 @@ Each entry maps a recorded name to an expectation, one of:
 
 * `(low, high)`: the value is a number with low <= value <= high (use `None` for an open side);
 * a callable `check(value)` or `check(value, records)` returning True when the value is acceptable; `records`
-  is the dict of everything the notebook recorded, so one value can be compared with another. Helpers below
-  build readable ones: `between(low, high)`, `greater_than("other_name")`, `less_than("other_name")`,
-  `equals(x)`, `one_of(...)`, and `all_of(...)` to combine several.
+  is the dict of everything the notebook recorded, so one value can be compared with another. Helpers from
+  scripts/expectations.py (shared with the full-mode claims of scripts/notebook_claims.py) build readable ones:
+  `between(low, high)`, `greater_than("other_name")`, `less_than("other_name")`, `equals(x)`, `one_of(...)`, and
+  `all_of(...)` to combine several.
 
 Every name listed must be recorded (a missing one fails); a notebook may record more names than are listed.
 Bounds are for smoke mode (tiny sizes, a few steps), so keep them loose: they catch a broken notebook, not a
@@ -27,84 +28,34 @@ slightly different number. Example:
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-Check = Callable[..., bool]
-Expectation = tuple[float | None, float | None] | Check
+# The rule language lives in scripts/expectations.py, shared with the full-mode claims (scripts/notebook_claims.py).
+from scripts.expectations import (
+    Expectation,
+    Rule,
+    all_of,
+    between,
+    check_table,
+    equals,
+    greater_than,
+    less_than,
+    one_of,
+)
 
-
-def _describe(expectation: Expectation) -> str:
-    if isinstance(expectation, tuple):
-        low, high = expectation
-        return f"in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-    return getattr(expectation, "description", None) or getattr(expectation, "__name__", repr(expectation))
-
-
-def _holds(expectation: Expectation, value: Any, records: Mapping[str, Any]) -> bool:
-    if isinstance(expectation, tuple):
-        if len(expectation) != 2:
-            raise ValueError(f"a bound must be a (low, high) pair, got {expectation!r}.")
-        low, high = expectation
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            return False
-        return (low is None or value >= low) and (high is None or value <= high)
-    if not callable(expectation):
-        raise TypeError(f"an expectation must be a (low, high) pair or a callable, got {type(expectation).__name__}.")
-    try:
-        n_params = len(inspect.signature(expectation).parameters)
-    except (TypeError, ValueError):
-        n_params = 2
-    return bool(expectation(value, records) if n_params >= 2 else expectation(value))
-
-
-class Rule:
-    """A named check: `Rule("> 0", lambda value, records: value > 0)`; its text shows up in failure messages."""
-
-    def __init__(self, description: str, check: Callable[[Any, Mapping[str, Any]], bool]) -> None:
-        self.description = description
-        self.check = check
-
-    def __call__(self, value: Any, records: Mapping[str, Any]) -> bool:
-        return self.check(value, records)
-
-    def __repr__(self) -> str:
-        return self.description
-
-
-def between(low: float | None, high: float | None) -> Rule:
-    """The value is a number in [low, high] (`None` = open side); the same as writing `(low, high)`."""
-    return Rule(_describe((low, high)), lambda value, records: _holds((low, high), value, records))
-
-
-def greater_than(other: str, margin: float = 0.0) -> Rule:
-    """The value exceeds the recorded value `other` by more than `margin`."""
-    return Rule(f"> {other} + {margin}", lambda value, records: value > records[other] + margin)
-
-
-def less_than(other: str, margin: float = 0.0) -> Rule:
-    """The value is below the recorded value `other` by more than `margin`."""
-    return Rule(f"< {other} - {margin}", lambda value, records: value < records[other] - margin)
-
-
-def equals(expected: Any) -> Rule:
-    """The value equals `expected` exactly (for flags, counts, strings)."""
-    return Rule(f"== {expected!r}", lambda value, records: value == expected)
-
-
-def one_of(*allowed: Any) -> Rule:
-    """The value is one of `allowed`."""
-    return Rule(f"in {allowed!r}", lambda value, records: value in allowed)
-
-
-def all_of(*checks: Expectation) -> Rule:
-    """Every one of `checks` (bounds or callables) holds."""
-    return Rule(
-        " and ".join(_describe(c) for c in checks),
-        lambda value, records: all(_holds(c, value, records) for c in checks),
-    )
+__all__ = [
+    "EXPECTATIONS",
+    "Rule",
+    "all_of",
+    "between",
+    "check_records",
+    "equals",
+    "greater_than",
+    "less_than",
+    "one_of",
+]
 
 
 EXPECTATIONS: dict[str, dict[str, Expectation]] = {
@@ -491,28 +442,5 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
 
 
 def check_records(stem: str, records: Mapping[str, Any]) -> list[str]:
-    """Problems with what notebook `stem` recorded; an empty list means every expectation holds."""
-    if stem not in EXPECTATIONS:
-        names = ", ".join(sorted(records)) or "nothing"
-        return [
-            f"no expectations for notebook {stem!r}: add an entry `{stem!r}: {{...}}` to EXPECTATIONS in "
-            f"tests/notebook_expectations.py (it recorded: {names})."
-        ]
-    problems = []
-    for name, expectation in EXPECTATIONS[stem].items():
-        if name not in records:
-            problems.append(
-                f"{stem}: expected a recorded value {name!r} but the notebook did not record it "
-                f"(call record({name!r}, ...), or update tests/notebook_expectations.py); "
-                f"recorded: {', '.join(sorted(records)) or 'nothing'}."
-            )
-            continue
-        value = records[name]
-        try:
-            ok = _holds(expectation, value, records)
-        except Exception as err:  # a broken check is reported, not raised, so every problem shows at once
-            problems.append(f"{stem}: {name} = {value!r}: its check {_describe(expectation)} raised {err!r}.")
-            continue
-        if not ok:
-            problems.append(f"{stem}: {name} = {value!r}, expected {_describe(expectation)}.")
-    return problems
+    """Problems with what notebook `stem` recorded in smoke mode; an empty list means every expectation holds."""
+    return check_table(EXPECTATIONS, stem, records, where="EXPECTATIONS in tests/notebook_expectations.py")
