@@ -1,9 +1,17 @@
 """Self-checking exercises: compare a learner's answer with a reference and say right or wrong, and how.
-(Checking the arguments of `utils` functions is `utils.course.arguments`.)"""
+(Checking the arguments of `utils` functions is `utils.course.arguments`.)
+
+An exercise's checker lives in an `exercises.py` module of the package that teaches the topic (e.g.
+`utils.inference.exercises`): it computes the expected answer itself, so the notebook never shows it, and it is
+registered with `@exercise(wrong=[...], solution=...)`: tests/test_course_exercises.py feeds every registered
+checker its wrong answers (each must be rejected) and its solution (it must be accepted).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -54,10 +62,41 @@ def is_correct(got: Any, expected: Any, *, atol: float = 1e-4) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=0))
 
 
-def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) -> None:
-    """Print whether an exercise answer is right (see `is_correct` for how answers are compared)."""
+def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) -> bool:
+    """Print whether an exercise answer is right (see `is_correct` for how answers are compared); return it."""
     require_type("exercise", exercise, str)
     if is_correct(got, expected, atol=atol):
         print(f"✅ {exercise}: correct.")
-    else:
-        print(f"❌ {exercise}: not yet. Got {got!r}; look again at the hint above and try once more.")
+        return True
+    print(f"❌ {exercise}: not yet. Got {got!r}; look again at the hint above and try once more.")
+    return False
+
+
+Checker = TypeVar("Checker", bound=Callable[..., bool])
+
+
+@dataclass(frozen=True)
+class RegisteredExercise:
+    """A checker with answers it must reject (`wrong`) and one it must accept (`solution`)."""
+
+    checker: Callable[..., bool]
+    wrong: tuple[Any, ...]
+    solution: Any
+
+
+#: Every registered checker by its qualified name, e.g. "utils.inference.exercises.check_kv_cache_mib".
+EXERCISES: dict[str, RegisteredExercise] = {}
+
+
+def exercise(*, wrong: Sequence[Any], solution: Any) -> Callable[[Checker], Checker]:
+    """Register an exercise checker (a function `answer -> bool` that prints right or wrong) with at least one
+    wrong answer and a right one, so a test can prove that the checker can fail."""
+    require_type("wrong", wrong, (list, tuple))
+    if not wrong:
+        raise ValueError("`wrong` must hold at least one answer the checker rejects.")
+
+    def register(checker: Checker) -> Checker:
+        EXERCISES[f"{checker.__module__}.{checker.__qualname__}"] = RegisteredExercise(checker, tuple(wrong), solution)
+        return checker
+
+    return register

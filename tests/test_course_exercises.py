@@ -1,0 +1,52 @@
+"""Every exercise checker of the course can fail: it rejects the wrong answers it was registered with and accepts
+its solution. Checkers live in `utils/<package>/exercises.py` modules and register with `@exercise(...)`."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import utils
+from utils.course.exercises import EXERCISES, exercise
+
+
+def _exercise_modules() -> list[str]:
+    names = [m.name for m in pkgutil.walk_packages(utils.__path__, prefix="utils.") if m.name.endswith(".exercises")]
+    return [name for name in names if name != "utils.course.exercises"]  # the machinery itself
+
+
+EXERCISE_MODULES = _exercise_modules()
+for _module in EXERCISE_MODULES:
+    importlib.import_module(_module)
+
+
+@pytest.mark.parametrize("module_name", EXERCISE_MODULES)
+def test_every_checker_is_registered(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    checkers = [name for name, f in inspect.getmembers(module, inspect.isfunction) if name.startswith("check_")]
+    checkers = [name for name in checkers if getattr(module, name).__module__ == module_name]
+    assert checkers, f"{module_name} holds no check_* function"
+    for name in checkers:
+        assert f"{module_name}.{name}" in EXERCISES, (
+            f"{module_name}.{name} is not registered: decorate it with @exercise(wrong=[...], solution=...)"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_checker_rejects_wrong_answers_and_accepts_its_solution(name: str, capsys: pytest.CaptureFixture) -> None:
+    registered = EXERCISES[name]
+    for wrong in registered.wrong:
+        assert registered.checker(wrong) is False, f"{name} accepted the wrong answer {wrong!r}"
+    assert "❌" in capsys.readouterr().out, f"{name} should tell the learner the answer is wrong"
+    assert registered.checker(registered.solution) is True, f"{name} rejected its own solution"
+    assert "✅" in capsys.readouterr().out
+
+
+def test_registration_needs_a_wrong_answer() -> None:
+    with pytest.raises(ValueError, match="wrong"):
+        exercise(wrong=[], solution=1)
+    with pytest.raises(TypeError, match="wrong"):
+        exercise(wrong="not a list", solution=1)
