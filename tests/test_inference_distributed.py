@@ -30,7 +30,10 @@ def test_free_port_can_be_bound() -> None:
 def test_two_processes_reach_the_one_process_losses() -> None:
     args = ["--steps", "4", "--global-batch", "4", "--context", "16", "--d-model", "32", "--n-layers", "1"]
     one = launch_torchrun("utils.inference.ddp_train", args, nproc=1)
-    two = launch_torchrun("utils.inference.ddp_train", args, nproc=2)
+    two = launch_torchrun("utils.inference.ddp_train", [*args, "--reference"], nproc=2)
+    assert one["reference"] is None
+    alone = two["reference"]["losses"]  # rank 0 alone, no DDP, the whole global batches
+    assert max(abs(a - b) for a, b in zip(alone, two["losses"], strict=True)) < 1e-4
     assert two["world_size"] == 2 and two["rows_per_rank"] == 2
     assert two["toy_after"] == [3.0, 30.0]  # [1, 10] + [2, 20]: the all-reduce sums
     assert max(abs(a - b) for a, b in zip(one["losses"], two["losses"], strict=True)) < 1e-4

@@ -7,8 +7,12 @@ from the same seed and draws the same global batches; process `rank` trains on i
 (`rank_rows`), DDP all-reduces (averages) the gradients, and every copy takes the same AdamW step. So the loss
 curve does not depend on the number of processes: 1 and 2 processes give the same losses up to float rounding.
 
-Rank 0 writes a JSON file: the global loss per step, the wall time of the training loop, the toy all-reduce, and
-a checksum of each rank's weights after training (equal copies).
+With `--reference`, rank 0 first trains a plain copy (no DDP) on the whole global batches, alone, while the other
+ranks wait: the one-process run to compare with, without a second launch.
+
+Rank 0 writes a JSON file: the global loss per step, the wall time of the training loop, the toy all-reduce, a
+checksum of each rank's weights after training (equal copies) and, with `--reference`, the reference's losses and
+time.
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ def global_batches(ids: torch.Tensor, steps: int, batch_size: int, context: int,
     return batches
 
 
+def train_alone(config: GPTConfig, batches: list[torch.Tensor], lr: float, seed: int) -> dict[str, object]:
+    """The one-process reference: the same model, optimizer and global batches, without DDP."""
+    torch.manual_seed(seed)
+    model = GPT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    losses = []
+    start = time.perf_counter()
+    for batch in batches:
+        loss, _ = next_token_loss(model, (batch[:, :-1], batch[:, 1:]))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return {"losses": losses, "seconds": time.perf_counter() - start}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -55,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chars", type=int, default=200_000)
+    parser.add_argument("--reference", action="store_true", help="rank 0 first trains a copy alone, without DDP")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -66,13 +87,16 @@ def main(argv: list[str] | None = None) -> None:
     toy_before = toy.tolist()
     dist.all_reduce(toy, op=dist.ReduceOp.SUM)
 
-    torch.manual_seed(args.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
     config = GPTConfig(
         vocab_size=256, context_length=args.context, d_model=args.d_model, n_heads=4, n_layers=args.n_layers
     )
+    batches = global_batches(byte_ids(args.chars), args.steps, args.global_batch, args.context, args.seed)
+    reference = train_alone(config, batches, args.lr, args.seed) if args.reference and rank == 0 else None
+    dist.barrier()  # the other ranks wait for the reference
+
+    torch.manual_seed(args.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
     model = DistributedDataParallel(GPT(config))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    batches = global_batches(byte_ids(args.chars), args.steps, args.global_batch, args.context, args.seed)
 
     losses = []
     dist.barrier()
@@ -105,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             "toy_after": toy.tolist(),
             "weight_checksums": [c.item() for c in checksums],
             "n_parameters": model.module.num_parameters(),
+            "reference": reference,
         }
         args.out.write_text(json.dumps(result))
     dist.destroy_process_group()

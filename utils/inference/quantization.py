@@ -13,7 +13,7 @@ scales and the dequantised layers against torchao's `Int8WeightOnlyConfig`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -73,9 +73,8 @@ def _pack_int4(codes: torch.Tensor) -> torch.Tensor:
 
 
 def _unpack_int4(packed: torch.Tensor) -> torch.Tensor:
-    low, high = (packed & 0xF).to(torch.int8), (packed >> 4).to(torch.int8)
-    both = torch.stack([low, high], dim=-1).reshape(packed.shape[0], -1)
-    return torch.where(both > 7, both - 16, both)  # back to signed
+    both = torch.stack([packed & 0xF, packed >> 4], dim=-1).reshape(packed.shape[0], -1).to(torch.int8)
+    return (both ^ 8) - 8  # 4-bit two's complement back to signed: 0..7 stay, 8..15 become -8..-1
 
 
 class QuantizedLinear(nn.Module):
@@ -155,20 +154,31 @@ def model_size_bytes(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def activation_absmax(model: nn.Module, layer: nn.Module, **inputs: torch.Tensor) -> torch.Tensor:
-    """Run `model(**inputs)` once and return, for every input channel of `layer` (e.g. a Linear), the largest
-    |activation| it received over all tokens: the range a per-tensor activation quantiser must cover."""
-    require_type("layer", layer, nn.Module)
-    seen: list[torch.Tensor] = []
+def activation_absmax(
+    model: nn.Module, layers: Mapping[str, nn.Module], **inputs: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Run `model(**inputs)` once and return, for each named layer of `layers` (e.g. Linears inside `model`), the
+    largest |activation| each of its input channels received over all tokens: the range a per-tensor activation
+    quantiser must cover with its one scale."""
+    require_type("layers", layers, Mapping)
+    seen: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
 
-    def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-        seen.append(args[0].detach().abs().reshape(-1, args[0].shape[-1]).amax(dim=0))
+    def hook_for(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
+        def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            seen[name].append(args[0].detach().abs().reshape(-1, args[0].shape[-1]).amax(dim=0))
 
-    handle = layer.register_forward_pre_hook(hook)
+        return hook
+
+    handles = []
+    for name, layer in layers.items():
+        require_type(f"layers[{name!r}]", layer, nn.Module)
+        handles.append(layer.register_forward_pre_hook(hook_for(name)))
     try:
         model(**inputs)
     finally:
-        handle.remove()
-    if not seen:
-        raise ValueError("`layer` was not called during the forward pass: pass a module inside `model`.")
-    return torch.stack(seen).amax(dim=0)
+        for handle in handles:
+            handle.remove()
+    missing = [name for name, values in seen.items() if not values]
+    if missing:
+        raise ValueError(f"`layers` {missing} were not called during the forward pass: pass modules inside `model`.")
+    return {name: torch.stack(values).amax(dim=0) for name, values in seen.items()}
