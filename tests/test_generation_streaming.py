@@ -1,0 +1,100 @@
+"""utils.generation.streaming: the cached greedy step loop equals transformers' `generate`, the streamed text grows
+and ends in the non-streamed reply, half-finished characters are held back, bad arguments are refused."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+from tiny_models import tiny_llama
+
+from utils.assets.models import AssetMissingError, load_chat_model
+from utils.generation.streaming import (
+    chat_input_ids,
+    stop_token_ids,
+    stream_chat_reply,
+    stream_text,
+    stream_token_ids,
+)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cached_step_loop_equals_generate_on_a_tiny_llama(seed: int) -> None:
+    model = tiny_llama(50, seed=seed)
+    prompt = torch.randint(3, 50, (1, 7), generator=torch.Generator().manual_seed(seed))
+    streamed = list(stream_token_ids(model, prompt, max_new_tokens=12))
+    reference = model.generate(prompt, max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert streamed == reference[0, prompt.shape[1] :].tolist()
+
+
+def test_stop_id_ends_the_stream_before_it_is_yielded() -> None:
+    model = tiny_llama(50, seed=0)
+    prompt = torch.tensor([[5, 6, 7, 8]])
+    full = list(stream_token_ids(model, prompt, max_new_tokens=10))
+    stop = full[3]
+    cut = list(stream_token_ids(model, prompt, max_new_tokens=10, stop_ids=[stop]))
+    assert cut == full[: full.index(stop)]
+    assert stop not in cut
+
+
+class ByteTokenizer:
+    """Token id = one UTF-8 byte; decoding an unfinished character gives U+FFFD, as byte-level BPE tokenizers do."""
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        return bytes(ids).decode("utf-8", errors="replace")
+
+
+def test_stream_text_grows_and_holds_back_half_characters() -> None:
+    ids = list("café ✓".encode())
+    chunks = list(stream_text(ByteTokenizer(), ids))
+    assert chunks[-1] == "café ✓"
+    assert all("\ufffd" not in chunk for chunk in chunks)
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(chunks))
+    assert len(chunks) == len("café ✓")  # one value per finished character
+
+
+def test_bad_arguments_are_refused() -> None:
+    model = tiny_llama(50)
+    with pytest.raises(ValueError, match="input_ids"):
+        next(stream_token_ids(model, torch.tensor([[1, 2], [3, 4]])))
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        next(stream_token_ids(model, torch.tensor([[1, 2]]), max_new_tokens=0))
+    with pytest.raises(TypeError, match="input_ids"):
+        next(stream_token_ids(model, [[1, 2]]))
+
+
+@pytest.fixture(scope="module")
+def chat_model() -> Iterator[tuple[Any, Any]]:
+    try:
+        yield load_chat_model(device="cpu")
+    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
+        pytest.skip(f"chat model not installed: {exc}")
+
+
+@pytest.mark.slow
+def test_streamed_reply_equals_the_greedy_generate_reply(chat_model: tuple[Any, Any]) -> None:
+    model, tokenizer = chat_model
+    messages = [{"role": "user", "content": "Name three colours of the rainbow."}]
+    chunks = list(stream_chat_reply(model, tokenizer, messages, max_new_tokens=40))
+    ids = chat_input_ids(tokenizer, messages)
+    output = model.generate(ids, max_new_tokens=40, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    reference = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip()
+    assert chunks[-1] == reference
+    assert len(chunks) > 3, "the reply should arrive in several pieces"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(chunks))
+    assert tokenizer.eos_token_id in stop_token_ids(model, tokenizer)
+
+
+def test_chat_messages_are_checked() -> None:
+    class Templated:
+        chat_template = "x"
+
+    with pytest.raises(ValueError, match="messages"):
+        chat_input_ids(Templated(), [])
+    with pytest.raises(ValueError, match=r"messages\[0\]"):
+        chat_input_ids(Templated(), [{"role": "user"}])
+    with pytest.raises(ValueError, match="chat template"):
+        chat_input_ids(object(), [{"role": "user", "content": "hi"}])
