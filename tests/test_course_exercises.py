@@ -38,10 +38,14 @@ def test_every_checker_is_registered(module_name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_checker_rejects_wrong_answers_and_accepts_its_solution(name: str, capsys: pytest.CaptureFixture) -> None:
     registered = EXERCISES[name]
-    for wrong in registered.wrong:
-        assert registered.checker(wrong) is False, f"{name} accepted the wrong answer {wrong!r}"
+    arguments = registered.arguments()
+    wrong_answers = registered.wrong_answers(arguments)
+    assert wrong_answers, f"{name} has no wrong answers to reject"
+    for wrong in wrong_answers:
+        assert registered.checker(wrong, **arguments) is False, f"{name} accepted the wrong answer {wrong!r}"
     assert "❌" in capsys.readouterr().out, f"{name} should tell the learner the answer is wrong"
-    assert registered.checker(registered.solution) is True, f"{name} rejected its own solution"
+    solution = registered.right_answer(arguments)
+    assert registered.checker(solution, **arguments) is True, f"{name} rejected its solution {solution!r}"
     assert "✅" in capsys.readouterr().out
 
 
@@ -50,3 +54,5 @@ def test_registration_needs_a_wrong_answer() -> None:
         exercise(wrong=[], solution=1)
     with pytest.raises(TypeError, match="wrong"):
         exercise(wrong="not a list", solution=1)
+    with pytest.raises(TypeError, match="context"):
+        exercise(wrong=[0], solution=1, context=[1, 2])

@@ -3,13 +3,14 @@
 
 An exercise's checker lives in an `exercises.py` module of the package that teaches the topic (e.g.
 `utils.inference.exercises`): it computes the expected answer itself, so the notebook never shows it, and it is
-registered with `@exercise(wrong=[...], solution=...)`: tests/test_course_exercises.py feeds every registered
-checker its wrong answers (each must be rejected) and its solution (it must be accepted).
+registered with `@exercise(wrong=[...], solution=..., context={...})`: tests/test_course_exercises.py calls every
+registered checker as `checker(answer, **context)` with its wrong answers (each must be rejected) and its solution
+(it must be accepted). `context` holds the other arguments a checker takes, e.g. the tensors the exercise is about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -77,26 +78,53 @@ Checker = TypeVar("Checker", bound=Callable[..., bool])
 
 @dataclass(frozen=True)
 class RegisteredExercise:
-    """A checker with answers it must reject (`wrong`) and one it must accept (`solution`)."""
+    """A checker with answers it must reject (`wrong`) and one it must accept (`solution`), each given with the
+    keyword arguments of `context`. `context` may be a function that builds them (a model, a batch: built only when
+    a test asks); `solution` may be a function of those arguments, and `wrong` one returning the wrong answers."""
 
     checker: Callable[..., bool]
-    wrong: tuple[Any, ...]
+    wrong: tuple[Any, ...] | Callable[..., Sequence[Any]]
     solution: Any
+    context: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments the checker takes besides the answer."""
+        return dict(self.context() if callable(self.context) else self.context)
+
+    def wrong_answers(self, arguments: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The wrong answers for these arguments."""
+        return tuple(self.wrong(**arguments) if callable(self.wrong) else self.wrong)
+
+    def right_answer(self, arguments: Mapping[str, Any]) -> Any:
+        """The solution for these arguments."""
+        return self.solution(**arguments) if callable(self.solution) else self.solution
 
 
 #: Every registered checker by its qualified name, e.g. "utils.inference.exercises.check_kv_cache_mib".
 EXERCISES: dict[str, RegisteredExercise] = {}
 
 
-def exercise(*, wrong: Sequence[Any], solution: Any) -> Callable[[Checker], Checker]:
-    """Register an exercise checker (a function `answer -> bool` that prints right or wrong) with at least one
+def exercise(
+    *,
+    wrong: Sequence[Any] | Callable[..., Sequence[Any]],
+    solution: Any,
+    context: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+) -> Callable[[Checker], Checker]:
+    """Register an exercise checker (`checker(answer, **context) -> bool`, printing right or wrong) with at least one
     wrong answer and a right one, so a test can prove that the checker can fail."""
-    require_type("wrong", wrong, (list, tuple))
-    if not wrong:
+    if not callable(wrong):
+        require_type("wrong", wrong, (list, tuple))
+    if not callable(wrong) and not wrong:
         raise ValueError("`wrong` must hold at least one answer the checker rejects.")
+    if context is not None and not (callable(context) or isinstance(context, Mapping)):
+        raise TypeError(
+            f"`context` must be a dict of arguments or a function returning one, got {type(context).__name__}."
+        )
 
     def register(checker: Checker) -> Checker:
-        EXERCISES[f"{checker.__module__}.{checker.__qualname__}"] = RegisteredExercise(checker, tuple(wrong), solution)
+        name = f"{checker.__module__}.{checker.__qualname__}"
+        wrong_answers = wrong if callable(wrong) else tuple(wrong)
+        EXERCISES[name] = RegisteredExercise(checker, wrong_answers, solution, context if context is not None else {})
         return checker
 
     return register

@@ -1,0 +1,43 @@
+"""The checkers of notebook 11's exercises (ROUGE, BLEU's brevity penalty, benchmark size). Each computes the
+expected answer itself with the course's own metrics, so the notebook never shows it; it prints right or wrong and
+returns it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..course.exercises import check_answer, exercise
+from .likelihood import wilson_interval
+from .overlap_metrics import bleu_breakdown, rouge_n
+
+__all__ = ["check_benchmark_size", "check_brevity_penalty", "check_rouge2"]
+
+
+@exercise(wrong=[4 / 5, 3 / 6, 1.0, 0.0], solution=3 / 5)  # unigrams; wrong count of bigrams; identical; none
+def check_rouge2(answer: Any) -> bool:
+    """Notebook 11, exercise 1: ROUGE-2 F of "the cat sat on the mat" against "the cat lay on the mat"."""
+    return check_answer("ROUGE-2 F by hand", answer, rouge_n("the cat sat on the mat", "the cat lay on the mat", 2))
+
+
+@exercise(wrong=[0.9, 1.0, 0.8948 + 0.01, 1.1052], solution=0.8948)  # the length ratio; none; off; exp(0.1)
+def check_brevity_penalty(answer: Any) -> bool:
+    """Notebook 11, exercise 2: BLEU's brevity penalty for 90 hypothesis tokens against 100 reference tokens."""
+    expected = bleu_breakdown(["x " * 90], ["x " * 100]).brevity_penalty
+    return check_answer("brevity penalty, 90 vs 100 tokens", answer, expected, atol=1e-3)
+
+
+def _smallest_benchmark(width: float) -> int:
+    """The fewest questions whose 95% Wilson interval at half right is at most `width` wide."""
+    n = 1
+    while True:
+        low, high = wilson_interval(n // 2, n)
+        if high - low <= width:
+            return n
+        n += 1
+
+
+@exercise(wrong=[100, 400, 1000, 385], solution=lambda: _smallest_benchmark(0.1))
+def check_benchmark_size(answer: Any) -> bool:
+    """Notebook 11, exercise 3: the smallest number of questions for a 95% Wilson interval at most 0.1 wide when
+    about half the answers are right."""
+    return check_answer("questions for a ±0.05 interval", answer, _smallest_benchmark(0.1), atol=0)

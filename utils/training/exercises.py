@@ -1,0 +1,158 @@
+"""The checkers of the exercises of notebooks 09 and 10 (instruction tuning, LoRA). Each computes the expected answer
+itself with the course's own functions, so the notebook never shows it; it prints right or wrong and returns it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..course.exercises import check_answer, exercise
+from ..course.seeding import set_seed
+from ..generation.scoring import sequence_log_probs
+from ..transformer.gpt import GPT, GPTConfig
+from .instruction import format_alpaca, sft_loss
+from .lora import LoRALinear
+
+__all__ = [
+    "check_alpaca_prompt",
+    "check_lora_parameter_count",
+    "check_merged_weight",
+    "check_response_only_loss",
+    "check_zero_start_gradient",
+]
+
+_ROW = {"instruction": "Summarise the package description in one line.", "input": "A tool.", "output": "Tools."}
+
+
+def _as_number(answer: Any) -> Any:
+    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        return answer.item()
+    return answer
+
+
+# ----------------------------------------------------------------------------------------------- notebook 09
+
+
+def _alpaca_wrong(row: Mapping[str, str]) -> list[Any]:
+    prompt = format_alpaca(row)[0]
+    return [
+        prompt.replace("### Input:\n" + row["input"] + "\n\n", ""),  # the input dropped
+        prompt.rstrip("\n"),  # no newline after "### Response:"
+        prompt + row["output"],  # the response included: that is the training text, not the prompt
+        None,
+    ]
+
+
+@exercise(wrong=_alpaca_wrong, solution=lambda row: format_alpaca(row)[0], context={"row": _ROW})
+def check_alpaca_prompt(answer: Any, row: Mapping[str, str]) -> bool:
+    """Notebook 09, exercise 1: the Alpaca-style prompt of `row` (instruction, input, the response heading)."""
+    return check_answer("Alpaca prompt", answer, format_alpaca(row)[0])
+
+
+def _tiny_sft_batch() -> dict[str, Any]:
+    """A tiny random GPT and a batch of two rows whose last tokens are the response."""
+    set_seed(0)
+    model = GPT(GPTConfig(vocab_size=32, context_length=16, d_model=16, n_heads=2, n_layers=1)).eval()
+    input_ids = torch.randint(0, 32, (2, 8))
+    attention_mask = torch.ones(2, 8, dtype=torch.long)
+    attention_mask[1, 6:] = 0  # right padding
+    completion_mask = torch.zeros(2, 8, dtype=torch.long)
+    completion_mask[0, 5:] = 1
+    completion_mask[1, 4:6] = 1
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+    return {"model": model, "batch": batch}
+
+
+def _loss_over(model: nn.Module, batch: Mapping[str, torch.Tensor], mask: torch.Tensor) -> float:
+    with torch.no_grad():
+        log_probs = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], mask)
+    return (-log_probs.total.sum() / mask[:, 1:].sum()).item()
+
+
+def _response_loss_wrong(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> list[Any]:
+    every_token = batch["attention_mask"].clone()  # prompt tokens counted too (all but the first, which has no logits)
+    every_token[:, 0] = 0
+    return [_loss_over(model, batch, every_token), 0.0, None]
+
+
+@exercise(
+    wrong=_response_loss_wrong,
+    solution=lambda model, batch: sft_loss(model, batch)[0].item(),
+    context=_tiny_sft_batch,
+)
+def check_response_only_loss(answer: Any, model: nn.Module, batch: Mapping[str, torch.Tensor]) -> bool:
+    """Notebook 09, exercise 2: the mean cross-entropy over the response tokens of `batch` under `model`."""
+    with torch.no_grad():
+        expected = sft_loss(model, batch)[0].item()
+    return check_answer("response-only loss", _as_number(answer), expected, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------- notebook 10
+
+
+def _adaptable_linears(model: nn.Module, targets: tuple[str, ...]) -> list[nn.Linear]:
+    """The linear layers named like `targets` (the base layer where LoRA already wraps one)."""
+    found = []
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in targets:
+            base = module.base if isinstance(module, LoRALinear) else module
+            if isinstance(base, nn.Linear):
+                found.append(base)
+    return found
+
+
+def _two_layer_model() -> dict[str, Any]:
+    layers = nn.ModuleList(
+        nn.ModuleDict({"q_proj": nn.Linear(16, 16), "k_proj": nn.Linear(16, 8), "v_proj": nn.Linear(16, 8)})
+        for _ in range(2)
+    )
+    return {"model": nn.ModuleDict({"layers": layers})}
+
+
+@exercise(
+    # r * d_in * d_out; one layer only; q, k and v adapted
+    wrong=[2 * (8 * 16 * 16 + 8 * 16 * 8), 8 * (32 + 24), 2 * 8 * (32 + 24 + 24)],
+    solution=2 * 8 * ((16 + 16) + (16 + 8)),
+    context=_two_layer_model,
+)
+def check_lora_parameter_count(
+    answer: Any, model: nn.Module, r: int = 8, targets: tuple[str, ...] = ("q_proj", "v_proj")
+) -> bool:
+    """Notebook 10, exercise 1: how many numbers LoRA of rank `r` on the `targets` layers of `model` trains."""
+    expected = sum(r * (linear.in_features + linear.out_features) for linear in _adaptable_linears(model, targets))
+    return check_answer(f"LoRA r = {r} on {' and '.join(targets)}", answer, expected, atol=0)
+
+
+def _lora_layer() -> dict[str, Any]:
+    set_seed(0)
+    layer = LoRALinear(nn.Linear(8, 5), r=2, alpha=6)
+    with torch.no_grad():
+        layer.B.normal_()
+    return {"layer": layer}
+
+
+def _merge_wrong(layer: LoRALinear) -> list[Any]:
+    with torch.no_grad():
+        weight, update = layer.base.weight, layer.B @ layer.A
+        return [weight.clone(), weight + update, weight + layer.alpha * update]  # no update; alpha/r forgotten
+
+
+@exercise(
+    wrong=_merge_wrong,
+    solution=lambda layer: layer.merged().weight.detach(),
+    context=_lora_layer,
+)
+def check_merged_weight(answer: Any, layer: LoRALinear) -> bool:
+    """Notebook 10, exercise 2: the weight of the plain linear layer that computes what `layer` (LoRA) computes."""
+    return check_answer("merged weight", answer, layer.merged().weight.detach())
+
+
+@exercise(wrong=[1.0, 0.5, None], solution=0.0)
+def check_zero_start_gradient(answer: Any) -> bool:
+    """Notebook 10, exercise 3: the gradient norm reaching A and B when both start at zero (none: each factor's
+    gradient is proportional to the other, so training could never leave zero)."""
+    return check_answer("gradient reaching A and B when both start at zero", _as_number(answer), 0.0, atol=1e-8)
