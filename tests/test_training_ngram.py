@@ -74,11 +74,32 @@ def test_add_k_matches_nltk_lidstone() -> None:
         assert math.isclose(ours.prob([ids[context]], ids[word]), reference.score(word, [context]))
 
 
+def test_count_reads_without_adding_contexts() -> None:
+    lm = NGramLM(3, 3).fit(CORPUS)
+    n_contexts = len(lm.counts[2])
+    assert lm.count((0, 1), 0) == 1 and lm.count((0, 1), 2) == 1 and lm.count((2, 2), 0) == 0
+    lm.prob([2, 2], 1)  # an unseen context is looked up, not stored
+    assert len(lm.counts[2]) == n_contexts
+    with pytest.raises(ValueError, match="context"):
+        lm.count((0, 1, 0), 1)
+
+
 def test_perplexity_of_a_uniform_model_is_the_vocabulary_size() -> None:
     lm = NGramLM(1, 4, smoothing="add_k", k=1.0).fit([0, 1, 2, 3])  # every token once: uniform
     assert math.isclose(lm.perplexity([3, 2, 1, 0, 0]), 4.0)
     total, n = lm.log_likelihood([3, 2, 1, 0], start=0)
     assert n == 4 and math.isclose(total, 4 * math.log(0.25))
+
+
+def test_token_log_probs_add_up_to_the_log_likelihood() -> None:
+    lm = NGramLM(3, 3, smoothing="interpolated").fit(CORPUS)
+    text = [0, 1, 2, 2, 0, 1]
+    per_token = lm.token_log_probs(text, start=2)
+    assert per_token.shape == (4,)
+    assert math.isclose(per_token[0], math.log(lm.prob([0, 1], 2)))
+    assert math.isclose(per_token.sum(), lm.log_likelihood(text, start=2)[0])
+    with pytest.raises(ValueError, match="start"):
+        lm.token_log_probs(text, start=6)
 
 
 def test_more_context_lowers_perplexity_on_repetitive_text() -> None:

@@ -69,29 +69,40 @@ class NGramLM:
             raise ValueError("call `fit(ids)` before asking for probabilities.")
         ctx = self._context(context)
         if self.smoothing == "add_k":
-            n = len(ctx)
-            return (self.counts[n][ctx][token] + self.k) / (self.totals[n][ctx] + self.k * self.vocab_size)
-        p = (self.counts[0][()][token] + self.k) / (self.totals[0][()] + self.k * self.vocab_size)
+            return (self.count(ctx, token) + self.k) / (self.totals[len(ctx)].get(ctx, 0) + self.k * self.vocab_size)
+        p = (self.count((), token) + self.k) / (self.totals[0][()] + self.k * self.vocab_size)
         for n in range(1, len(ctx) + 1):  # from the unigram up to the full context
             sub = ctx[len(ctx) - n :]
             total = self.totals[n].get(sub, 0)
             if total:
-                p = self.lam * self.counts[n][sub][token] / total + (1 - self.lam) * p
+                p = self.lam * self.count(sub, token) / total + (1 - self.lam) * p
         return p
+
+    def count(self, context: Sequence[int], token: int) -> int:
+        """How often `token` followed `context` (a tuple of at most `order - 1` ids) in the fitted text."""
+        context = tuple(int(i) for i in context)
+        if len(context) >= self.order:
+            raise ValueError(f"`context` must hold at most {self.order - 1} tokens (order - 1), got {len(context)}.")
+        following = self.counts[len(context)].get(context)
+        return following[int(token)] if following else 0
 
     def next_token_probs(self, context: Sequence[int]) -> np.ndarray:
         """The whole next-token distribution after `context`: `vocab_size` probabilities that sum to 1."""
         return np.array([self.prob(context, t) for t in range(self.vocab_size)])
 
-    def log_likelihood(self, ids: Sequence[int], *, start: int = 1) -> tuple[float, int]:
-        """Sum of ln P(ids[i] | ids[:i]) for i = start .. len(ids) - 1, and the number of tokens scored."""
+    def token_log_probs(self, ids: Sequence[int], *, start: int = 1) -> np.ndarray:
+        """ln P(ids[i] | ids[:i]) for i = start .. len(ids) - 1, one number per scored token."""
         ids = [int(i) for i in ids]
         require_type("start", start, int)
         require_range("start", start, low=0, high=max(0, len(ids) - 1))
-        total = 0.0
-        for i in range(start, len(ids)):
-            total += math.log(self.prob(ids[max(0, i - self.order + 1) : i], ids[i]))
-        return total, len(ids) - start
+        return np.array(
+            [math.log(self.prob(ids[max(0, i - self.order + 1) : i], ids[i])) for i in range(start, len(ids))]
+        )
+
+    def log_likelihood(self, ids: Sequence[int], *, start: int = 1) -> tuple[float, int]:
+        """Sum of ln P(ids[i] | ids[:i]) for i = start .. len(ids) - 1, and the number of tokens scored."""
+        log_probs = self.token_log_probs(ids, start=start)
+        return float(log_probs.sum()), len(log_probs)
 
     def perplexity(self, ids: Sequence[int], *, start: int = 1) -> float:
         """exp of the mean negative log-likelihood per scored token (see `log_likelihood`)."""
