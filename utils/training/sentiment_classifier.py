@@ -1,0 +1,201 @@
+"""Notebook 08's sentiment classifier as a transformers model, so `transformers.pipeline` can serve it (notebook 15).
+
+Notebook 08 fine-tunes MiniLM with the course's own `MeanPooledClassifier`. A pipeline needs a transformers model
+class instead, so here the same encoder is fine-tuned as `AutoModelForSequenceClassification` (BERT's head: the
+first token's vector through the pretrained pooler, then a linear layer), with the same loss and training loop,
+and saved with `save_pretrained` into the course cache, one folder per recipe (`recipe_cache_dir`).
+
+* `save_task_model` / `task_model_info` write and read such a folder (weights, tokenizer, recipe, history);
+  `utils.training.token_classification` saves its name tagger the same way.
+* `SentimentRecipe`, `train_sentiment_classifier`, `load_sentiment_classifier(recipe)` (trains when missing).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ..assets.datasets import SENTIMENT_LABELS, load_rotten_tomatoes
+from ..assets.models import recipe_cache_dir
+from ..course.arguments import require_range, require_type
+from ..transformer.padding import encode_texts
+from .classification import classification_loss
+from .loop import TrainingHistory, train_model
+
+INFO_FILE = "course_recipe.json"
+SENTIMENT_NAME = "minilm-sentiment"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A transformers model in the course cache
+
+
+def save_task_model(
+    model: nn.Module, tokenizer: Any, folder: Path, recipe: Any, history: TrainingHistory | None = None
+) -> Path:
+    """`save_pretrained` the model and tokenizer into `folder` with the recipe and history (`INFO_FILE`); written
+    into a temporary folder first and moved into place, so a half-written folder is never found."""
+    require_type("folder", folder, Path)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def task_model_info(folder: Path) -> dict[str, Any]:
+    """What `save_task_model` stored next to the weights: `{"recipe": ..., "history": ...}`."""
+    require_type("folder", folder, Path)
+    if not (folder / INFO_FILE).is_file():
+        raise FileNotFoundError(f"No trained model in {str(folder)!r} (its {INFO_FILE} is missing).")
+    return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The sentiment classifier
+
+
+@dataclass(frozen=True)
+class SentimentRecipe:
+    """Everything that decides the sentiment classifier: Rotten Tomatoes snippets (the first `n_train` of the
+    training split shuffled with `seed`), `steps` AdamW steps of `batch_size`, validation on `n_val` snippets."""
+
+    n_train: int = 1600
+    n_val: int = 200
+    max_length: int = 64
+    batch_size: int = 16
+    steps: int = 100
+    lr: float = 1e-4
+    warmup_steps: int = 10
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_val", "max_length", "batch_size", "steps", "warmup_steps", "seed"):
+            require_type(name, getattr(self, name), int)
+        for name in ("n_train", "n_val", "batch_size", "steps"):
+            require_range(name, getattr(self, name), low=1)
+        require_range("max_length", self.max_length, low=2)
+        require_range("warmup_steps", self.warmup_steps, low=0, high=self.steps)
+        require_type("lr", self.lr, (int, float))
+        require_range("lr", self.lr, low=0.0, low_inclusive=False)
+
+    def smoke(self) -> SentimentRecipe:
+        """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
+        return replace(self, n_train=64, n_val=16, steps=8, warmup_steps=1)
+
+
+SENTIMENT_RECIPE = SentimentRecipe()
+
+
+def sentiment_classifier_dir(recipe: SentimentRecipe = SENTIMENT_RECIPE) -> Path:
+    """Where the classifier trained with `recipe` is saved (one folder per recipe in the course cache)."""
+    require_type("recipe", recipe, SentimentRecipe)
+    return recipe_cache_dir(SENTIMENT_NAME, recipe)
+
+
+def sentiment_rows(split: str, n: int | None = None, *, seed: int = 0) -> tuple[list[str], list[int]]:
+    """Texts and labels (0 negative, 1 positive) of a Rotten Tomatoes split, shuffled with `seed`, the first `n`."""
+    rows = load_rotten_tomatoes()[split].shuffle(seed=seed)
+    if n is not None:
+        require_type("n", n, int)
+        require_range("n", n, low=1)
+        rows = rows.select(range(min(n, len(rows))))
+    return list(rows["text"]), list(rows["label"])
+
+
+def new_sentiment_classifier() -> tuple[nn.Module, Any]:
+    """MiniLM with a fresh 2-class `AutoModelForSequenceClassification` head (labels "negative", "positive")."""
+    import transformers
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..assets.packages import asset_path
+
+    folder = asset_path("encoder")
+    labels = dict(enumerate(SENTIMENT_LABELS))
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # "some weights are newly initialized": the head, on purpose
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()}
+        )
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    return model, AutoTokenizer.from_pretrained(folder)
+
+
+def train_sentiment_classifier(
+    recipe: SentimentRecipe = SENTIMENT_RECIPE, *, device: str | torch.device | None = None, progress: bool = True
+) -> tuple[nn.Module, Any, TrainingHistory]:
+    """Fine-tune MiniLM as a sequence classifier on `recipe`: `(model in eval mode, tokenizer, history)`."""
+    from ..course.seeding import set_seed
+
+    require_type("recipe", recipe, SentimentRecipe)
+    set_seed(recipe.seed)
+    model, tokenizer = new_sentiment_classifier()
+    generator = set_seed(recipe.seed)
+    texts, labels = sentiment_rows("train", recipe.n_train, seed=recipe.seed)
+    val_texts, val_labels = sentiment_rows("validation", recipe.n_val, seed=recipe.seed)
+    train_data = TensorDataset(encode_texts(tokenizer, texts, recipe.max_length), torch.tensor(labels))
+    val_data = TensorDataset(encode_texts(tokenizer, val_texts, recipe.max_length), torch.tensor(val_labels))
+    val_loader = DataLoader(val_data, batch_size=64)
+    history = train_model(
+        model,
+        DataLoader(train_data, batch_size=recipe.batch_size, shuffle=True, generator=generator),
+        val_loader,
+        loss_fn=classification_loss(tokenizer.pad_token_id),
+        steps=recipe.steps,
+        lr=recipe.lr,
+        warmup_steps=recipe.warmup_steps,
+        weight_decay=recipe.weight_decay,
+        eval_every=max(1, recipe.steps // 5),
+        eval_batches=len(val_loader),
+        device=device,
+        progress=progress,
+    )
+    return model.eval(), tokenizer, history
+
+
+def load_sentiment_classifier(
+    recipe: SentimentRecipe = SENTIMENT_RECIPE,
+    *,
+    train_if_missing: bool = True,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, Any]:
+    """The classifier trained with `recipe`, reloaded from its `save_pretrained` folder: `(model, tokenizer)`.
+    When missing and `train_if_missing` is True it is trained now (about a minute on 2 cores) and saved first."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..course.device import resolve_device
+
+    require_type("recipe", recipe, SentimentRecipe)
+    require_type("train_if_missing", train_if_missing, bool)
+    folder = sentiment_classifier_dir(recipe)
+    if not (folder / INFO_FILE).is_file():
+        if not train_if_missing:
+            raise FileNotFoundError(
+                f"No sentiment classifier for this recipe in {str(folder)!r}: run notebook 15, or call "
+                "load_sentiment_classifier(recipe, train_if_missing=True)."
+            )
+        model, tokenizer, history = train_sentiment_classifier(recipe, device=device, progress=progress)
+        save_task_model(model, tokenizer, folder, recipe, history)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return model.to(resolve_device(device)).eval(), tokenizer
