@@ -88,6 +88,13 @@ def test_quantize_linears_skips_by_name_and_counts_sizes() -> None:
     assert model_size_bytes(model) == 32 * 64 * 1 + 32 * 4 + 8 * 32 * 4  # codes + fp32 scales + the float layer
 
 
+def test_dynamic_quantisation_is_measured_through_its_packed_weights() -> None:
+    model = nn.Sequential(nn.Linear(64, 32), nn.Linear(32, 8, bias=False))
+    dynamic = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    int8_weights, bias, scales_and_zero_points = 32 * 64 + 8 * 32, 32 * 4, 2 * (4 + 8)
+    assert model_size_bytes(dynamic) == int8_weights + bias + scales_and_zero_points
+
+
 def test_tied_weights_count_once() -> None:
     embedding = nn.Embedding(10, 4)
     head = nn.Linear(4, 10, bias=False)
@@ -112,6 +119,7 @@ def test_activation_absmax_is_the_per_channel_maximum() -> None:
         (lambda: QuantizedLinear.from_linear(nn.Conv1d(1, 1, 1)), TypeError, "linear"),
         (lambda: QuantizedLinear.from_linear(nn.Linear(3, 2), bits=4), ValueError, "even"),
         (lambda: quantize_linears("model"), TypeError, "module"),
+        (lambda: model_size_bytes("model"), TypeError, "model"),
         (
             lambda: activation_absmax(nn.Linear(2, 2), {"x": nn.Linear(2, 2)}, input=torch.ones(1, 2)),
             ValueError,

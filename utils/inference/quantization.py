@@ -14,6 +14,7 @@ scales and the dequantised layers against torchao's `Int8WeightOnlyConfig`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -132,24 +133,30 @@ def quantize_linears(
     return module
 
 
+def _tensor_bytes(value: Any) -> int:
+    """Bytes of a state-dict value: a tensor, a tensor subclass that keeps its data in inner tensors (torchao's
+    quantised weights), or a tuple of them (torch.ao's packed dynamic-quantised weights); anything else is 0."""
+    if isinstance(value, tuple | list):
+        return sum(_tensor_bytes(v) for v in value)
+    if not isinstance(value, torch.Tensor):
+        return 0
+    if type(value) not in (torch.Tensor, nn.Parameter) and hasattr(value, "__tensor_flatten__"):
+        names, _ = value.__tensor_flatten__()
+        return sum(_tensor_bytes(getattr(value, name)) for name in names)
+    return value.numel() * value.element_size()
+
+
 def model_size_bytes(model: nn.Module) -> int:
-    """Bytes of every distinct parameter and buffer (a tied weight counts once); tensor subclasses that hold their
-    data in inner tensors (torchao's quantised weights) are measured through those."""
+    """Bytes of everything in the model's state dict (a tied weight counts once), quantised formats included:
+    int8/int4 codes and scales, torchao's tensor subclasses, torch.ao's packed dynamic-quantised weights."""
+    require_type("model", model, nn.Module)
     seen: set[int] = set()
     total = 0
-
-    def size(tensor: torch.Tensor) -> int:
-        inner = getattr(tensor, "__tensor_flatten__", None)
-        if inner is not None and type(tensor) not in (torch.Tensor, nn.Parameter):
-            names, _ = tensor.__tensor_flatten__()
-            return sum(size(getattr(tensor, n)) for n in names)
-        return tensor.numel() * tensor.element_size()
-
-    for tensor in [*model.parameters(), *model.buffers()]:
-        if id(tensor) in seen:
+    for value in model.state_dict(keep_vars=True).values():
+        if id(value) in seen:
             continue
-        seen.add(id(tensor))
-        total += size(tensor)
+        seen.add(id(value))
+        total += _tensor_bytes(value)
     return total
 
 
