@@ -1,0 +1,196 @@
+"""The tools a model may call: a calculator and a dictionary. Taught in notebook 16.
+
+A `Tool` is a name, a one-line description (what the model reads), a JSON Schema of its arguments (what the code
+checks before running it) and a Python function that returns text (what the model reads back as the observation).
+
+* `calculate` evaluates arithmetic by walking Python's syntax tree and allowing only numbers, `+ - * / // % **`,
+  signs and brackets: never `eval`, so "__import__('os')" is an error, not a disaster.
+* `WordNetDictionary` looks words up in the course's WordNet rows (`load_wordnet_instructions`: definitions,
+  synonyms, example sentences), all offline.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..course.arguments import require_type
+from .schema import schema_errors
+
+MAX_EXPRESSION_CHARS = 200
+MAX_EXPONENT = 64
+MAX_MAGNITUDE = 1e18  # results beyond this are refused (and so are the huge powers that would produce them)
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_SPELLINGS = {"×": "*", "÷": "/", "−": "-", "^": "**"}  # what people (and models) write for the Python operators
+
+
+class ToolError(ValueError):
+    """A tool could not do what it was asked (bad arguments, an unknown word, division by zero); its message is
+    shown to the model as the observation."""
+
+
+def _evaluate(node: ast.AST) -> int | float:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_evaluate(node.operand))
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if isinstance(node.op, ast.Pow) and (abs(right) > MAX_EXPONENT or abs(left) > MAX_MAGNITUDE):
+            raise ToolError(f"the power {left} ** {right} is too large (exponents up to {MAX_EXPONENT}).")
+        try:
+            value = _BINARY[type(node.op)](left, right)
+        except ZeroDivisionError as err:
+            raise ToolError("division by zero.") from err
+        if isinstance(value, complex):
+            raise ToolError("the result is not a real number.")
+        if abs(value) > MAX_MAGNITUDE:
+            raise ToolError(f"the result is too large (more than {MAX_MAGNITUDE:.0e}).")
+        return value
+    raise ToolError(f"only numbers, + - * / // % ** and brackets are allowed, found {type(node).__name__}.")
+
+
+def calculate(expression: str) -> int | float:
+    """The value of an arithmetic expression such as "12 * (3 + 4) / 2": numbers, `+ - * / // % **` (also `^`,
+    `×`, `÷` for power, times, divide), signs and brackets. Anything else raises `ToolError`."""
+    require_type("expression", expression, str)
+    text = expression.strip().replace(",", "")
+    for spelling, python in _SPELLINGS.items():
+        text = text.replace(spelling, python)
+    if not text:
+        raise ToolError("the expression is empty.")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ToolError(f"the expression is longer than {MAX_EXPRESSION_CHARS} characters.")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as err:
+        raise ToolError(f"{expression!r} is not an arithmetic expression.") from err
+    value = _evaluate(tree)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ToolError("the result is not a finite number.")
+    return value
+
+
+def format_number(value: int | float) -> str:
+    """A number as an answer reads: integers without a decimal point (also 6.0 -> "6"), others to 6 decimals
+    with trailing zeros dropped (1/3 -> "0.333333")."""
+    require_type("value", value, (int, float))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class WordEntry:
+    """What the dictionary knows about one word in one part of speech (any field may be empty)."""
+
+    word: str
+    part_of_speech: str
+    definition: str = ""
+    synonyms: str = ""
+    example: str = ""
+
+    def describe(self) -> str:
+        parts = [f"{self.word} ({self.part_of_speech}):"]
+        parts += [self.definition] if self.definition else []
+        parts += [f"Synonyms: {self.synonyms}."] if self.synonyms else []
+        parts += [f'Example: "{self.example}"'] if self.example else []
+        return " ".join(parts)
+
+
+class WordNetDictionary:
+    """Words of the course's WordNet rows (definitions, synonyms, example sentences of every split), looked up by
+    their lower-cased spelling."""
+
+    def __init__(self, rows: list[dict[str, str]] | None = None) -> None:
+        if rows is None:
+            from ..assets.datasets import load_wordnet_instructions
+
+            data = load_wordnet_instructions()
+            rows = [dict(row) for split in ("train", "test") for row in data[split]]
+        require_type("rows", rows, list)
+        fields: dict[tuple[str, str], dict[str, str]] = {}
+        for row in rows:
+            word, _, pos = row["input"].rpartition(" (")
+            key = (word.lower(), pos.rstrip(")"))
+            kind = {"definition": "definition", "synonyms": "synonyms", "example": "example"}[row["kind"]]
+            fields.setdefault(key, {})[kind] = row["output"].rstrip(".") if kind == "synonyms" else row["output"]
+        self.entries: dict[str, list[WordEntry]] = {}
+        for (word, pos), values in sorted(fields.items()):
+            self.entries.setdefault(word, []).append(WordEntry(word, pos, **values))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and word.strip().lower() in self.entries
+
+    def lookup(self, word: str) -> str:
+        """Everything known about `word`, one line per part of speech; `ToolError` for a word not in the data."""
+        require_type("word", word, str)
+        key = word.strip().strip("\"'.,!?").lower()
+        if key not in self.entries:
+            raise ToolError(f"the word {word!r} is not in the dictionary.")
+        return "\n".join(entry.describe() for entry in self.entries[key])
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call: `name`, `description` (for the model), `parameters` (a JSON Schema of the
+    arguments object) and `function` (called with the arguments as keywords, returns the observation text)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    function: Callable[..., str] = field(repr=False)
+
+    def run(self, arguments: dict[str, Any]) -> str:
+        """Check `arguments` against the schema, then call the function: the observation text, or `ToolError`."""
+        errors = schema_errors(arguments, self.parameters, "$.arguments")
+        if errors:
+            raise ToolError("; ".join(errors))
+        return self.function(**arguments)
+
+
+def calculator_tool() -> Tool:
+    """The calculator as a tool: arguments {"expression": "<arithmetic>"}, observation the value."""
+    schema = {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "minLength": 1}},
+        "required": ["expression"],
+        "additionalProperties": False,
+    }
+    description = 'Evaluates an arithmetic expression. Arguments: {"expression": "<arithmetic, e.g. 12 * (3 + 4)>"}'
+    return Tool("calculator", description, schema, lambda expression: format_number(calculate(expression)))
+
+
+def dictionary_tool(dictionary: WordNetDictionary | None = None) -> Tool:
+    """The WordNet dictionary as a tool: arguments {"word": "<one word>"}, observation its entry."""
+    words = dictionary if dictionary is not None else WordNetDictionary()
+    require_type("dictionary", words, WordNetDictionary)
+    schema = {
+        "type": "object",
+        "properties": {"word": {"type": "string", "minLength": 1}},
+        "required": ["word"],
+        "additionalProperties": False,
+    }
+    description = 'Looks up an English word: definition, synonyms, example. Arguments: {"word": "<one word>"}'
+    return Tool("dictionary", description, schema, words.lookup)
