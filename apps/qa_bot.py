@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -150,9 +150,9 @@ class QABot:
     index: Any
     model: Any
     tokenizer: Any
-    k: int = 3
+    k: int = 2
     max_new_tokens: int = 96
-    max_context_chars: int = 1200
+    max_context_chars: int = 800
     log_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -215,7 +215,12 @@ class QABot:
 
 
 def default_bot(
-    n_documents: int | None = None, *, k: int = 3, max_new_tokens: int = 96, log_dir: Path | None = None
+    n_documents: int | None = None,
+    *,
+    k: int = 2,
+    max_new_tokens: int = 96,
+    max_context_chars: int = 800,
+    log_dir: Path | None = None,
 ) -> QABot:
     """The bot over the Debian package descriptions (the first `n_documents` of the train split, None = all;
     embedded once and cached) with the offline SmolLM2-135M-Instruct."""
@@ -225,7 +230,15 @@ def default_bot(
 
     index = VectorIndex.from_documents(package_documents("train", limit=n_documents))
     model, tokenizer = load_chat_model()
-    return QABot(index, model, tokenizer, k=k, max_new_tokens=max_new_tokens, log_dir=log_dir)
+    return QABot(
+        index,
+        model,
+        tokenizer,
+        k=k,
+        max_new_tokens=max_new_tokens,
+        max_context_chars=max_context_chars,
+        log_dir=log_dir,
+    )
 
 
 def build_app(
@@ -235,8 +248,9 @@ def build_app(
     *,
     bot: QABot | None = None,
     n_documents: int | None = None,
-    k: int = 3,
+    k: int = 2,
     max_new_tokens: int = 96,
+    max_context_chars: int = 800,
     log_dir: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The Gradio app (a `gr.Blocks`): question box `#q`, button `#ask`, streamed answer `#a`, sources `#sources`
@@ -252,11 +266,19 @@ def build_app(
         if (model is None) != (tokenizer is None):
             raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
         if index is None or model is None:
-            default = default_bot(n_documents, k=k, max_new_tokens=max_new_tokens)
+            default = default_bot(n_documents, k=k, max_new_tokens=max_new_tokens, max_context_chars=max_context_chars)
             index = default.index if index is None else index
             model, tokenizer = (default.model, default.tokenizer) if model is None else (model, tokenizer)
         path = Path(log_dir) if log_dir is not None else None
-        bot = QABot(index, model, tokenizer, k=k, max_new_tokens=max_new_tokens, log_dir=path)
+        bot = QABot(
+            index,
+            model,
+            tokenizer,
+            k=k,
+            max_new_tokens=max_new_tokens,
+            max_context_chars=max_context_chars,
+            log_dir=path,
+        )
 
     with gr.Blocks(title="Debian package Q&A", analytics_enabled=False) as app:
         gr.Markdown(
@@ -287,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m apps.qa_bot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860; 0 = any free one)")
     parser.add_argument("--documents", type=int, default=None, help="index only the first N packages (default all)")
-    parser.add_argument("--k", type=int, default=3, help="sources per answer (default 3)")
+    parser.add_argument("--k", type=int, default=2, help="sources per answer (default 2)")
     parser.add_argument("--max-new-tokens", type=int, default=96, help="longest answer in tokens (default 96)")
     parser.add_argument("--log-dir", default=None, help=f"where feedback and latency logs go ({LOG_DIR_ENV})")
     args = parser.parse_args(argv)
