@@ -98,7 +98,7 @@ class SentimentRecipe:
 
     def smoke(self) -> SentimentRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
-        return replace(self, n_train=64, n_val=16, steps=8, warmup_steps=1)
+        return replace(self, n_train=32, n_val=16, batch_size=8, steps=4, warmup_steps=1)
 
 
 SENTIMENT_RECIPE = SentimentRecipe()
@@ -164,7 +164,7 @@ def train_sentiment_classifier(
         lr=recipe.lr,
         warmup_steps=recipe.warmup_steps,
         weight_decay=recipe.weight_decay,
-        eval_every=max(1, recipe.steps // 5),
+        eval_every=max(2, recipe.steps // 5),
         eval_batches=len(val_loader),
         device=device,
         progress=progress,

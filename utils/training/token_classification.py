@@ -354,7 +354,7 @@ class TokenTaggerRecipe:
 
     def smoke(self) -> TokenTaggerRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
-        return replace(self, n_train=48, n_val=16, n_test=48, steps=6, warmup_steps=1)
+        return replace(self, n_train=48, n_val=16, n_test=48, batch_size=8, steps=6, warmup_steps=1)
 
     def data(self) -> NameTaggingData:
         """The recipe's sentences from all six novels (`name_tagging_data`)."""
@@ -427,7 +427,7 @@ def train_token_tagger(
         lr=recipe.lr,
         warmup_steps=recipe.warmup_steps,
         weight_decay=recipe.weight_decay,
-        eval_every=max(1, recipe.steps // 5),
+        eval_every=max(2, recipe.steps // 5),
         eval_batches=len(val_loader),
         device=device,
         progress=progress,
