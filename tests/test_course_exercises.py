@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 
 import pytest
 
-import utils
-from utils.course.exercises import EXERCISES, exercise
+from utils.course.exercises import EXERCISES, exercise, import_checker_modules
 
-
-def _exercise_modules() -> list[str]:
-    names = [m.name for m in pkgutil.walk_packages(utils.__path__, prefix="utils.") if m.name.endswith(".exercises")]
-    return [name for name in names if name != "utils.course.exercises"]  # the machinery itself
-
-
-EXERCISE_MODULES = _exercise_modules()
-for _module in EXERCISE_MODULES:
-    importlib.import_module(_module)
+EXERCISE_MODULES = import_checker_modules()
 
 
 @pytest.mark.parametrize("module_name", EXERCISE_MODULES)

@@ -20,6 +20,9 @@ import nbformat
 import pytest
 
 from scripts import sync_notebook_links
+from utils.course.exercises import EXERCISES, import_checker_modules
+
+import_checker_modules()  # registers every exercise checker of utils
 
 REPOSITORY = sync_notebook_links.repository()  # pyproject.toml's [project.urls] Repository
 SETUP_CELL = REPOSITORY.setup_cell()
@@ -135,10 +138,18 @@ def test_exercise_with_check_and_solution(numbered_notebook: Path) -> None:
     _exercise_with_check_and_solution(numbered_notebook)
 
 
+def _exercise_checks(nb: nbformat.NotebookNode) -> list[str]:
+    """The exercise checks the notebook calls: `check_answer(` or a checker registered with `@exercise`."""
+    checkers = {"check_answer"} | {name.rsplit(".", 1)[-1] for name in EXERCISES}
+    calls = re.findall(r"(?<![\w.])(check_\w+)\(", "\n".join(cell.source for cell in _code_cells(nb)))
+    return [call for call in calls if call in checkers]
+
+
 def _exercise_with_check_and_solution(path: Path) -> None:
     nb = _read(path)
-    assert any("check_answer(" in cell.source for cell in _code_cells(nb)), (
-        "an exercise needs a code cell calling check_answer(...)"
+    assert _exercise_checks(nb), (
+        "an exercise needs a code cell calling its checker: a function registered with @exercise in a "
+        "utils/<package>/exercises.py module (or check_answer(...))"
     )
     assert SOLUTION_BLOCK.search(_markdown(nb)), (
         "an exercise needs its solution in a markdown `<details><summary>Solution</summary> ... </details>` block"

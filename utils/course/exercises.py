@@ -10,6 +10,8 @@ registered checker as `checker(answer, **context)` with its wrong answers (each 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -128,3 +130,14 @@ def exercise(
         return checker
 
     return register
+
+
+def import_checker_modules() -> list[str]:
+    """Import every `utils.<package>.exercises` module (registering its checkers in `EXERCISES`); their names."""
+    import utils
+
+    names = [m.name for m in pkgutil.walk_packages(utils.__path__, prefix="utils.") if m.name.endswith(".exercises")]
+    names = [name for name in names if name != __name__]  # this module is the machinery, not a set of checkers
+    for name in names:
+        importlib.import_module(name)
+    return names
