@@ -5,8 +5,15 @@ that teaches it (`from utils.transformer.gpt import GPT`), so the import line sa
     assets/      offline datasets (the one table) and offline models
     transformer/ tokenizer, positional encodings, attention, blocks, GPT, Llama, sentence embeddings
     generation/  decoding, scoring (sequence log-probabilities), prompting, chat
-    training/    the training loop, pretraining + checkpoints + the Austen recipe, classification
-    evaluation/  classification metrics, text metrics
+    training/    the training loop, pretraining + checkpoints + the Austen recipe, classification, instruction tuning,
+                 LoRA, soft prompts, n-gram LM, token classification
+    evaluation/  classification metrics, text and overlap metrics (ROUGE, BLEU), likelihood, uncertainty
+    alignment/   reward models, PPO, DPO (week 4)
+    retrieval/   documents, embeddings index, lexical baseline, retrieval-augmented prompts (week 5)
+    agents/      tool schemas, tools and the ReAct-style loop (week 5)
+    inference/   KV cache, quantisation, memory at scale, distributed training, model versions (week 5)
+
+Every package with exercises has an `exercises.py` module holding their checkers.
 
 `utils/README.md` maps every module to the notebook that teaches it.
 """
