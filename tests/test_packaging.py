@@ -87,7 +87,8 @@ def test_notebook_imports_are_declared_in_pyproject() -> None:
     declared = {_normalise(name) for name in names}
     distributions = importlib.metadata.packages_distributions()
     for notebook in sorted((ROOT / "notebooks").rglob("*.ipynb")):
-        provided = set(sys.stdlib_module_names) | {"utils", "IPython"}  # IPython: every Jupyter kernel has it
+        # the course's own packages (utils, apps: pyproject's packages.find), and IPython, which every kernel has
+        provided = set(sys.stdlib_module_names) | {"utils", "apps", "IPython"}
         for module in _notebook_imports(notebook) - provided:
             dists = {_normalise(d) for d in distributions.get(module, [module])}
             assert dists & declared, f"{notebook.name} imports {module!r}: add {sorted(dists)} to pyproject.toml"
