@@ -7,10 +7,10 @@ from retrieved package descriptions, streamed token by token, with its sources l
 How it works: the question is checked (`validate_question`: empty, too long or not valid UTF-8 gets a message,
 never an exception), embedded with MiniLM and matched against the package descriptions (`utils.retrieval`'s
 `VectorIndex`); the best `k` go into the prompt as numbered sources (`build_rag_messages`), and SmolLM2's greedy
-reply is streamed (`utils.generation.streaming`). Small MLOps on the side: the page shows which model and which
-index answer (a name and a hash of each), every answer's latency is appended to `latency.jsonl`, and the thumbs
-up / down buttons append to `feedback.jsonl`, both in the log folder (`default_log_dir()`), for notebook 15 to
-read back as a monitoring table.
+reply is streamed (`utils.generation.streaming`), cut off where it starts repeating a whole line. Small MLOps on the
+side: the page shows which model and which index answer (a name and a hash of each), every answer's latency is
+appended to `latency.jsonl`, and the thumbs up / down buttons append to `feedback.jsonl`, both in the log folder
+(`default_log_dir()`), for notebook 15 to read back as a monitoring table.
 
 `build_app(...)` returns the `gr.Blocks`; its endpoints are named `/answer`, `/feedback_up`, `/feedback_down`.
 """
@@ -167,7 +167,7 @@ class QABot:
     def stream(self, question: Any) -> Iterator[tuple[str, str]]:
         """Yield `(answer so far, sources as Markdown)`: first the sources with an empty answer, then the answer as
         it grows. A question that `validate_question` refuses yields its message and no sources."""
-        from utils.generation.streaming import stream_chat_reply
+        from utils.generation.streaming import repeated_line_start, stream_chat_reply
         from utils.retrieval.rag import build_rag_messages
 
         clean, problem = validate_question(question)
@@ -179,10 +179,15 @@ class QABot:
         sources = format_sources(hits)
         retrieved = time.perf_counter()
         messages = build_rag_messages(clean, hits, max_context_chars=self.max_context_chars)
-        answer, first_token = "", None
+        answer, first_token, looped = "", None, False
         yield answer, sources
         for answer in stream_chat_reply(self.model, self.tokenizer, messages, max_new_tokens=self.max_new_tokens):
             first_token = first_token or time.perf_counter()
+            cut = repeated_line_start(answer)
+            if cut is not None:  # greedy decoding started a loop: stop generating, keep what came before
+                answer, looped = answer[:cut].rstrip(), True
+                yield answer, sources
+                break
             yield answer, sources
         end = time.perf_counter()
         row = {
@@ -193,6 +198,7 @@ class QABot:
             "retrieval_s": round(retrieved - start, 4),
             "first_token_s": round((first_token or end) - start, 4),
             "total_s": round(end - start, 4),
+            "cut_loop": looped,
             **self.versions,
         }
         append_jsonl(self.log_dir / LATENCY_FILE, row)

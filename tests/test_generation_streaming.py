@@ -14,6 +14,7 @@ from tiny_models import tiny_llama
 from utils.assets.models import AssetMissingError, load_chat_model
 from utils.generation.streaming import (
     chat_input_ids,
+    repeated_line_start,
     stop_token_ids,
     stream_chat_reply,
     stream_text,
@@ -98,3 +99,15 @@ def test_chat_messages_are_checked() -> None:
         chat_input_ids(Templated(), [{"role": "user"}])
     with pytest.raises(ValueError, match="chat template"):
         chat_input_ids(object(), [{"role": "user", "content": "hi"}])
+
+
+def test_repeated_line_start() -> None:
+    loop = "Intro line here.\n\nThe answer is:\n\nThe answer is:\n\nThe ans"
+    cut = repeated_line_start(loop)
+    assert loop[:cut].rstrip() == "Intro line here.\n\nThe answer is:"
+    assert repeated_line_start("a b c\nd e f\n") is None
+    assert repeated_line_start("a b c\nx\nx\n") is None, "short lines (list markers, fences) may repeat"
+    assert repeated_line_start("a b c\n a  b c \n") == 6, "spacing does not hide a repeat"
+    assert repeated_line_start("a b c\na b c") is None, "an unfinished line is not judged yet"
+    with pytest.raises(ValueError, match="min_words"):
+        repeated_line_start("x", min_words=0)

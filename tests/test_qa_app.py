@@ -174,6 +174,7 @@ def test_api_through_gradio_client(served: ServedApp) -> None:
     row = latency[-1]
     assert row["model"] == served.bot.model_version and row["index"] == served.bot.index_version
     assert 0 <= row["retrieval_s"] <= row["first_token_s"] <= row["total_s"]
+    assert isinstance(row["cut_loop"], bool)
     assert "sha256" in row["model"] and f"{N_DOCUMENTS} docs" in row["index"]
 
     n_feedback = len(served.log(FEEDBACK_FILE))
@@ -257,7 +258,9 @@ def test_app_in_a_real_browser(chromium: str, served: ServedApp) -> None:
                 final = page.locator("#a textarea").input_value()
                 timings["question answered"] = time.monotonic() - start - timings["page ready"]
                 assert final.strip(), "the answer box stayed empty"
-                assert len(seen) >= 2 and all(final.startswith(v) for v in seen), f"not streamed: {seen}"
+                # growing values; the last may be shorter when the app cut a loop (a repeated line) off
+                grows = all(final.startswith(v) or v.startswith(final) for v in seen)
+                assert len(seen) >= 2 and grows, f"not streamed: {seen}"
                 sources = page.locator("#sources").inner_text()
                 titles = [document.title for document in served.bot.index.documents]
                 assert "Sources" in sources and any(title in sources for title in titles), sources

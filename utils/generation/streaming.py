@@ -10,6 +10,8 @@ decoding with the key/value cache is a loop of one-token forward passes, so it c
   several tokens, and a character several byte tokens), and holds back text that still ends in an incomplete
   character (the replacement character U+FFFD).
 * `stream_chat_reply` does both for chat messages, the way the app calls it.
+* `repeated_line_start` finds where a reply starts writing a whole line it already wrote: greedy decoding's loops
+  (notebook 05), which an app can cut off instead of streaming them until the token limit.
 """
 
 from __future__ import annotations
@@ -108,3 +110,21 @@ def stream_chat_reply(
             yield text
     if not shown:
         yield ""
+
+
+def repeated_line_start(text: str, *, min_words: int = 3) -> int | None:
+    """The index in `text` where a finished line (one followed by a newline) of at least `min_words` words repeats a
+    line written before it, or None. Cutting `text` there keeps everything up to the loop."""
+    require_type("text", text, str)
+    require_type("min_words", min_words, int)
+    require_range("min_words", min_words, low=1)
+    seen: set[str] = set()
+    position = 0
+    for line in text.split("\n")[:-1]:  # the last piece is not finished yet
+        key = " ".join(line.split())
+        if len(key.split()) >= min_words:
+            if key in seen:
+                return position
+            seen.add(key)
+        position += len(line) + 1
+    return None
