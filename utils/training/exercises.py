@@ -1,5 +1,6 @@
-"""The checkers of the exercises of notebooks 09 and 10 (instruction tuning, LoRA). Each computes the expected answer
-itself with the course's own functions, so the notebook never shows it; it prints right or wrong and returns it."""
+"""The checkers of the exercises of notebooks 09 and 10 (instruction tuning, LoRA) and 15 (token classification).
+Each computes the expected answer itself with the course's own functions, so the notebook never shows it; it prints
+right or wrong and returns it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from .instruction import format_alpaca, sft_loss
 from .lora import LoRALinear
 
 __all__ = [
+    "check_aligned_labels",
     "check_alpaca_prompt",
+    "check_bio_tags",
+    "check_entity_f1",
+    "check_generalisation_evidence",
     "check_lora_parameter_count",
     "check_merged_weight",
     "check_response_only_loss",
@@ -156,3 +161,75 @@ def check_zero_start_gradient(answer: Any) -> bool:
     """Notebook 10, exercise 3: the gradient norm reaching A and B when both start at zero (none: each factor's
     gradient is proportional to the other, so training could never leave zero)."""
     return check_answer("gradient reaching A and B when both start at zero", _as_number(answer), 0.0, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------------------------- notebook 15
+
+_NAME_WORDS = ["Captain", "Frederick", "Wentworth", "wrote", "to", "Anne", "Elliot", "."]
+
+
+def _as_list(answer: Any) -> Any:
+    """A tuple, tensor or array as a plain list, so every sequence type compares alike; anything else unchanged."""
+    if isinstance(answer, torch.Tensor):
+        return answer.tolist()
+    if isinstance(answer, tuple) or hasattr(answer, "tolist"):
+        return list(answer.tolist() if hasattr(answer, "tolist") else answer)
+    return answer
+
+
+@exercise(
+    wrong=[
+        ["O", "B-PER", "B-PER", "O", "O", "B-PER", "B-PER", "O"],  # every name word starts its own entity
+        ["B-PER", "I-PER", "I-PER", "O", "O", "B-PER", "I-PER", "O"],  # the title tagged as part of the name
+        ["O"] * 8,
+        None,
+    ],
+    solution=["O", "B-PER", "I-PER", "O", "O", "B-PER", "I-PER", "O"],
+    context={"words": _NAME_WORDS},
+)
+def check_bio_tags(answer: Any, words: list[str]) -> bool:
+    """Notebook 15, exercise 1: the BIO tags of `words` (names from the course's list; titles are not names)."""
+    from .token_classification import bio_tags
+
+    return check_answer("BIO tags", _as_list(answer), bio_tags(words))
+
+
+@exercise(
+    wrong=[
+        [-100, 0, 1, 1, 1, 0, -100],  # the word's label on every piece
+        [0, 0, 1, -100, -100, 0, 0],  # the special tokens labelled
+        [0, 1, 0],  # one label per word, not per token
+    ],
+    solution=[-100, 0, 1, -100, -100, 0, -100],
+    context={"word_ids": [None, 0, 1, 1, 1, 2, None], "word_labels": [0, 1, 0]},
+)
+def check_aligned_labels(answer: Any, word_ids: list[int | None], word_labels: list[int]) -> bool:
+    """Notebook 15, exercise 2: the token labels for a tokenizer's `word_ids` and one label per word."""
+    from .token_classification import align_labels
+
+    return check_answer("labels per word piece", _as_list(answer), align_labels(word_ids, word_labels))
+
+
+_GOLD = [["B-PER", "I-PER", "O", "O", "B-PER"], ["O", "B-PER", "O"], ["B-PER", "O", "O"]]
+_PREDICTED = [["B-PER", "O", "O", "O", "B-PER"], ["O", "B-PER", "O"], ["O", "O", "B-PER"]]
+
+
+@exercise(
+    wrong=[0.8, 2 / 3, 0.75, None],  # tag accuracy of the name words; precision alone; a half-right span as right
+    solution=0.5,
+    context={"gold": _GOLD, "predicted": _PREDICTED},
+)
+def check_entity_f1(answer: Any, gold: list[list[str]], predicted: list[list[str]]) -> bool:
+    """Notebook 15, exercise 3: the entity-level F1 of `predicted` against `gold` (exact spans only)."""
+    from .token_classification import entity_scores
+
+    return check_answer("entity-level F1", _as_number(answer), entity_scores(gold, predicted).f1, atol=1e-3)
+
+
+@exercise(wrong=["a", "c", "d", None], solution="b")
+def check_generalisation_evidence(answer: Any) -> bool:
+    """Notebook 15, exercise 4 (conceptual): which number shows that the tagger learned what a name looks like
+    rather than a list of names: (b) its recall on names held out of training."""
+    return check_answer(
+        "evidence of generalisation", answer.strip().lower() if isinstance(answer, str) else answer, "b"
+    )
