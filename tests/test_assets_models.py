@@ -246,3 +246,17 @@ def test_encoder_embeddings_match_sentence_transformers_recipe() -> None:
     assert torch.allclose(alone[0], emb[1], atol=1e-5)
     assert torch.allclose(embed_sentences(sentences, model, tokenizer, batch_size=2), emb, atol=1e-5)
     assert embed_sentences([], model, tokenizer).shape == (0, 384)
+
+
+def test_encoder_with_head_names_its_labels_and_refuses_bad_arguments() -> None:
+    from utils.assets.models import load_encoder_with_head
+
+    model, tokenizer = load_encoder_with_head("token", ("O", "B-PER", "I-PER"))
+    assert type(model).__name__.endswith("ForTokenClassification")
+    assert model.config.id2label == {0: "O", 1: "B-PER", 2: "I-PER"} and tokenizer.is_fast
+    with pytest.raises(ValueError, match="task"):
+        load_encoder_with_head("sentence", ("a", "b"))
+    with pytest.raises(ValueError, match="labels"):
+        load_encoder_with_head("sequence", ("only one",))
+    with pytest.raises(TypeError, match="labels"):
+        load_encoder_with_head("sequence", "ab")

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +244,36 @@ def load_encoder(model_id: str | None = None, *, device: str | torch.device | No
         model = AutoModel.from_pretrained(model_id)
         tokenizer = AutoTokenizer.from_pretrained(model_id)
     return model.to(target_device).eval(), tokenizer
+
+
+def load_encoder_with_head(task: str, labels: Sequence[str]) -> tuple[Any, Any]:
+    """The offline MiniLM with a fresh, untrained head for `task` ("sequence" classification: one label per text, or
+    "token" classification: one label per word piece) over `labels`, and its tokenizer: `(model, tokenizer)`.
+
+    The model is a transformers `AutoModelFor{Sequence,Token}Classification`, so `pipeline(...)` can serve it and
+    `save_pretrained` can store it; its `id2label` names the labels. Transformers' warning that the head is newly
+    initialised is silenced: that is the point.
+    """
+    require_choice("task", task, ("sequence", "token"))
+    require_type("labels", labels, (list, tuple))
+    if len(labels) < 2 or not all(isinstance(label, str) for label in labels):
+        raise ValueError(f"`labels` must name at least two classes as strings, got {labels!r}.")
+    import transformers
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+    auto_class = AutoModelForSequenceClassification if task == "sequence" else AutoModelForTokenClassification
+    folder = asset_path("encoder")
+    id2label = dict(enumerate(labels))
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        model = auto_class.from_pretrained(
+            folder,
+            num_labels=len(labels),
+            id2label=id2label,
+            label2id={label: i for i, label in id2label.items()},
+            local_files_only=True,
+        )
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    return model, AutoTokenizer.from_pretrained(folder, local_files_only=True)

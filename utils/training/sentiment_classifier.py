@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..assets.datasets import SENTIMENT_LABELS, load_rotten_tomatoes
-from ..assets.models import recipe_cache_dir
+from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..transformer.padding import encode_texts
 from .classification import classification_loss
@@ -122,22 +122,7 @@ def sentiment_rows(split: str, n: int | None = None, *, seed: int = 0) -> tuple[
 
 def new_sentiment_classifier() -> tuple[nn.Module, Any]:
     """MiniLM with a fresh 2-class `AutoModelForSequenceClassification` head (labels "negative", "positive")."""
-    import transformers
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from ..assets.packages import asset_path
-
-    folder = asset_path("encoder")
-    labels = dict(enumerate(SENTIMENT_LABELS))
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()  # "some weights are newly initialized": the head, on purpose
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder, num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()}
-        )
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-    return model, AutoTokenizer.from_pretrained(folder)
+    return load_encoder_with_head("sequence", SENTIMENT_LABELS)
 
 
 def train_sentiment_classifier(

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..assets.models import recipe_cache_dir
+from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..course.device import device_of
 from .loop import TrainingHistory, train_model
@@ -382,22 +382,7 @@ def token_tagger_dir(recipe: TokenTaggerRecipe = TOKEN_TAGGER_RECIPE) -> Path:
 
 def new_token_tagger() -> tuple[nn.Module, Any]:
     """MiniLM with a fresh `AutoModelForTokenClassification` head over `TAGS`, and its (fast) tokenizer."""
-    import transformers
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    from ..assets.packages import asset_path
-
-    folder = asset_path("encoder")
-    id2label = dict(enumerate(TAGS))
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()  # "some weights are newly initialized": the head, on purpose
-    try:
-        model = AutoModelForTokenClassification.from_pretrained(
-            folder, num_labels=len(TAGS), id2label=id2label, label2id={v: k for k, v in id2label.items()}
-        )
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-    return model, AutoTokenizer.from_pretrained(folder)
+    return load_encoder_with_head("token", TAGS)
 
 
 def train_token_tagger(
