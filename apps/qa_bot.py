@@ -88,14 +88,13 @@ def index_version(index: Any) -> str:
 
 
 def model_version(model: Any) -> str:
-    """The model's folder name and parameter count, with a short hash of its first and last weight tensors."""
+    """The model's folder name and parameter count, with the first 12 digits of the SHA-256 of all its weights
+    (`utils.inference.versioning.weights_hash`: one changed weight gives another version)."""
+    from utils.inference.versioning import weights_hash
+
     name = Path(str(getattr(model.config, "_name_or_path", "") or model.config.model_type)).name
-    parameters = list(model.parameters())
-    digest = hashlib.sha256()
-    for tensor in (parameters[0], parameters[-1]):
-        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    n_params = sum(p.numel() for p in parameters)
-    return f"{name}, {n_params / 1e6:.0f}M parameters, sha256 {digest.hexdigest()[:12]}"
+    n_params = sum(p.numel() for p in model.parameters())
+    return f"{name}, {n_params / 1e6:.0f}M parameters, sha256 {weights_hash(model)[:12]}"
 
 
 def default_log_dir() -> Path:

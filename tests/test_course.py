@@ -194,3 +194,16 @@ def test_importing_utils_leaves_matplotlib_alone() -> None:
         "utils.course.plotting.use_course_style(); assert mpl.rcParams['axes.grid']"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_loading_the_chat_model_prints_no_library_noise() -> None:
+    """With torchao installed, every model load used to print its kernel-loading warnings (utils/course/quiet.py)."""
+    import subprocess
+    import sys
+
+    code = "import utils; from utils.assets.models import load_chat_model; load_chat_model(device='cpu')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    noise = [line for line in out.stderr.splitlines() if "Failed to load" in line or "register_constant" in line]
+    assert not noise, "library noise under a model load:\n" + "\n".join(noise)

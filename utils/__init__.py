@@ -20,7 +20,10 @@ Every package with exercises has an `exercises.py` module holding their checkers
 
 from .course.device import get_device
 from .course.exercises import check_answer, compare
+from .course.quiet import quiet_known_library_noise
 from .course.runtime import by_mode, record, smoke_mode
 from .course.seeding import set_seed
+
+quiet_known_library_noise()  # torchao's kernel-loading warnings under every model load: see utils/course/quiet.py
 
 __all__ = ["by_mode", "check_answer", "compare", "get_device", "record", "set_seed", "smoke_mode"]
