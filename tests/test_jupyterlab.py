@@ -44,7 +44,7 @@ KERNEL_IDLE_MS = 120_000
 RUN_ALL_S = 300.0
 SUCCESS_LINE = "All checks passed: this machine can run the course offline."
 TOKENIZER_LINE = "words -> "  # the NBVAL_CHECK_OUTPUT cell: "8 words -> 10 tokens: [...]"
-FIGURES = 3  # the lifecycle, the layered cake and the similarity heatmap
+FIGURES = 4  # the three stages of building an LLM, the lifecycle, the layered cake and the similarity heatmap
 #: Test-only JupyterLab user settings: render every cell (no windowing, so all of them can be counted) and never ask
 #: about Jupyter news (its toast would cover the notebook).
 LAB_SETTINGS = {
