@@ -5,20 +5,25 @@
 * A test that takes a `numbered_notebook` argument runs once per numbered notebook (notebooks/**/NN-*.ipynb,
   found by glob, sorted; the test id is the path under notebooks/). `any_notebook` adds the template and any
   other notebook under notebooks/. New notebooks are picked up automatically.
-* `tokenizer`: SmolLM2's tokenizer (the course's chat model), loaded once per test session; tests that need it
-  skip when the model package is not installed.
+* `chat_model` / `tokenizer`: SmolLM2 (the course's chat model) and its tokenizer, loaded once per test session;
+  tests that need them skip when the model package is not installed. `one_thread`: torch on one thread for a
+  module (`pytestmark = pytest.mark.usefixtures("one_thread")`).
 * `run_notebook(path, ...)`: executes a notebook with papermill in smoke mode, in its own folder, and returns
   a `RunResult` (seconds, peak RAM, error, records). The same code runs `scripts/run_notebooks.py`.
+* `chromium`: the browser binary for the real-browser tests (JupyterLab, the Q&A app); they skip without one,
+  or fail under LLM_COURSE_REQUIRE_BROWSER=1 (as in CI).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+import torch
 
 from scripts import run_notebooks, strip_notebooks
 from utils.assets.models import AssetMissingError, load_chat_model
@@ -98,10 +103,69 @@ def run_notebook(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
 
 
 @pytest.fixture(scope="session")
-def tokenizer() -> Iterator[Any]:
-    """SmolLM2-135M-Instruct's tokenizer (chat template, `<|im_end|>` as end and pad token)."""
+def chat_model() -> tuple[Any, Any]:
+    """SmolLM2-135M-Instruct and its tokenizer on the CPU, loaded once per test session (tests must not change
+    the model); tests that need it skip when the model package is not installed."""
     try:
-        _, tok = load_chat_model(device="cpu")
+        return load_chat_model(device="cpu")
     except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
         pytest.skip(f"chat model not installed: {exc}")
-    yield tok
+
+
+@pytest.fixture(scope="session")
+def tokenizer(chat_model: tuple[Any, Any]) -> Any:
+    """SmolLM2-135M-Instruct's tokenizer (chat template, `<|im_end|>` as end and pad token)."""
+    return chat_model[1]
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """torch on one thread for a test module: its small forward passes gain little from two, and on a busy machine
+    two threads wait on each other; both sides of each comparison run with the same setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The real browser of test_jupyterlab.py and test_qa_app.py
+
+CHROMIUM_ENV = "LLM_COURSE_CHROMIUM"
+REQUIRE_BROWSER_ENV = "LLM_COURSE_REQUIRE_BROWSER"
+#: Debian's real binary first (/usr/bin/chromium is a wrapper script around it), then Google Chrome (GitHub runners).
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/google-chrome")
+
+
+def find_chromium() -> str | None:
+    """The browser binary to drive: $LLM_COURSE_CHROMIUM, else the first of CHROMIUM_CANDIDATES that exists."""
+    named = os.environ.get(CHROMIUM_ENV)
+    if named:
+        return named
+    return next((path for path in CHROMIUM_CANDIDATES if os.access(path, os.X_OK)), None)
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with `reason`, or fail under LLM_COURSE_REQUIRE_BROWSER=1 (set by .ci/run, where the browser exists)."""
+    if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_BROWSER_ENV}=1 asks for the browser tests to run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The browser binary; a browser test skips (or fails, under LLM_COURSE_REQUIRE_BROWSER=1) before any server
+    starts when there is no browser or no playwright."""
+    path = find_chromium()
+    if path is None:
+        skip_or_fail(
+            f"no Chromium found ({', '.join(CHROMIUM_CANDIDATES)}): install Debian's package "
+            f"(`apt-get install chromium`, as .ci/run does) or set {CHROMIUM_ENV} to a Chromium or Chrome binary"
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail("pip playwright is not installed: run `make setup` (it is pinned in requirements.txt)")
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,8 +9,6 @@ import pytest
 import torch
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from utils.assets.models import load_chat_model
-from utils.assets.packages import AssetMissingError
 from utils.generation.decoding import (
     beam_search,
     greedy_decode,
@@ -23,6 +20,8 @@ from utils.generation.decoding import (
 
 SHAPES = [(50,), (3, 50), (2, 4, 33)]
 EOS = 2  # SmolLM2's <|im_end|>, also its pad token
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _random_logits(shape: tuple[int, ...], seed: int, ties: bool) -> torch.Tensor:
@@ -185,22 +184,6 @@ def test_bad_arguments_raise_naming_the_argument(call: Any, error: type[Exceptio
 
 
 # --------------------------------------------------------------------------- greedy and beam search vs generate
-
-
-@pytest.fixture(scope="module")
-def chat_model() -> Iterator[tuple[Any, Any]]:
-    try:
-        loaded = load_chat_model(device="cpu")
-    except AssetMissingError as exc:
-        pytest.skip(f"chat model not installed: {exc}")
-    # One thread: these small forward passes gain little from two, and a busy CI machine makes
-    # two threads wait on each other. Both sides of each comparison run with the same setting.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield loaded
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _prompt(tokenizer: Any, name: str) -> torch.Tensor:

@@ -3,14 +3,12 @@ one-prompt-at-a-time forward passes and `generate` calls."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from utils.assets.models import AssetMissingError, load_chat_model
 from utils.generation.prompting import (
     build_few_shot_prompt,
     draw_examples,
@@ -107,15 +105,6 @@ def test_draw_examples_rejects_bad_arguments(args: tuple[Any, ...], error: type,
 )
 def test_parse_label(completion: str, label: int) -> None:
     assert parse_label(completion) == label
-
-
-@pytest.fixture(scope="module")
-def chat_model() -> Iterator[tuple[Any, Any]]:
-    try:
-        loaded = load_chat_model(device="cpu")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"chat model not installed: {exc}")
-    yield loaded
 
 
 def test_label_token_ids_are_single_tokens(chat_model: tuple[Any, Any]) -> None:

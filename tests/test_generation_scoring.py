@@ -3,26 +3,16 @@ padding, against label_log_probs, and its gradients."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 
-from utils.assets.models import load_chat_model
 from utils.generation.prompting import label_log_probs, label_token_ids
 from utils.generation.scoring import gather_log_probs, sequence_log_probs
 from utils.transformer.gpt import GPT, GPTConfig
 
-
-@pytest.fixture(scope="module")
-def chat_model() -> Iterator[tuple[Any, Any]]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield load_chat_model(device="cpu")
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _gpt() -> GPT:

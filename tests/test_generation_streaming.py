@@ -4,14 +4,12 @@ and ends in the non-streamed reply, half-finished characters are held back, bad 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 from tiny_models import tiny_llama
 
-from utils.assets.models import AssetMissingError, load_chat_model
 from utils.generation.streaming import (
     chat_input_ids,
     repeated_line_start,
@@ -65,14 +63,6 @@ def test_bad_arguments_are_refused() -> None:
         next(stream_token_ids(model, torch.tensor([[1, 2]]), max_new_tokens=0))
     with pytest.raises(TypeError, match="input_ids"):
         next(stream_token_ids(model, [[1, 2]]))
-
-
-@pytest.fixture(scope="module")
-def chat_model() -> Iterator[tuple[Any, Any]]:
-    try:
-        yield load_chat_model(device="cpu")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"chat model not installed: {exc}")
 
 
 @pytest.mark.slow

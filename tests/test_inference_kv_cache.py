@@ -3,21 +3,20 @@ course's GPT and LlamaDecoder, and on SmolLM2 the tokens of transformers' `gener
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 from tiny_models import tiny_llama
 
-from utils.assets.models import load_chat_model
-from utils.assets.packages import AssetMissingError
 from utils.generation.decoding import greedy_decode
 from utils.inference.kv_cache import CachedDecoder, KVCache, kv_cache_bytes
 from utils.transformer.gpt import GPT, GPTConfig
 from utils.transformer.llama import LlamaDecoder
 
 LEFT_PADDED = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1]])
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _gpt(context_length: int = 64) -> GPT:
@@ -101,20 +100,6 @@ def test_use_cache_false_returns_no_cache() -> None:
 def test_bad_arguments_raise_naming_the_argument(call: Any, error: type[Exception], name: str) -> None:
     with pytest.raises(error, match=name):
         call()
-
-
-@pytest.fixture(scope="module")
-def chat_model() -> Iterator[tuple[Any, Any]]:
-    try:
-        loaded = load_chat_model(device="cpu")
-    except AssetMissingError as exc:
-        pytest.skip(f"chat model not installed: {exc}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield loaded
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

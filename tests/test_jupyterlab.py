@@ -4,7 +4,7 @@ The test starts JupyterLab as `make lab` does (localhost, a token) on a temporar
 written into the repository, with the kernel in smoke mode. Chromium, driven by pip `playwright`, opens the
 notebook, waits for the idle kernel, clicks Run > Run All Cells, and waits until no cell is queued or running. Then
 no output may show a traceback, every code cell must have run, the set-up check must print its success line, the
-tokenizer line and the three figures must be there. A screenshot goes to build/jupyterlab-00-start-here.png, also
+tokenizer line and the four figures must be there. A screenshot goes to build/jupyterlab-00-start-here.png, also
 when the test fails.
 
 The browser is Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it), or Chrome, or the binary named
@@ -35,10 +35,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "00-start-here.ipynb"
 SCREENSHOT = REPO_ROOT / "build" / "jupyterlab-00-start-here.png"
-CHROMIUM_ENV = "LLM_COURSE_CHROMIUM"
-REQUIRE_ENV = "LLM_COURSE_REQUIRE_BROWSER"
-#: Debian's real binary first (/usr/bin/chromium is a wrapper script around it), then Google Chrome (GitHub runners).
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/google-chrome")
 SERVER_START_S = 90.0
 KERNEL_IDLE_MS = 120_000
 RUN_ALL_S = 300.0
@@ -51,20 +47,6 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
-
-
-def find_chromium() -> str | None:
-    """The browser binary to drive: $LLM_COURSE_CHROMIUM, else the first of CHROMIUM_CANDIDATES that exists."""
-    named = os.environ.get(CHROMIUM_ENV)
-    if named:
-        return named
-    return next((path for path in CHROMIUM_CANDIDATES if os.access(path, os.X_OK)), None)
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1 asks for the browser test to run)")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -125,23 +107,6 @@ class LabServer:
                 self.process.wait(timeout=30)
             except (urllib.error.URLError, ConnectionError, TimeoutError, subprocess.TimeoutExpired):
                 _kill_group(self.process)
-
-
-@pytest.fixture
-def chromium() -> str:
-    """The browser binary; the test skips (or fails, under LLM_COURSE_REQUIRE_BROWSER=1) before any server starts
-    when there is no browser or no playwright."""
-    path = find_chromium()
-    if path is None:
-        _skip_or_fail(
-            f"no Chromium found ({', '.join(CHROMIUM_CANDIDATES)}): install Debian's package "
-            f"(`apt-get install chromium`, as .ci/run does) or set {CHROMIUM_ENV} to a Chromium or Chrome binary"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _skip_or_fail("pip playwright is not installed: run `make setup` (it is pinned in requirements.txt)")
-    return path
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_jupyterlab import CHROMIUM_CANDIDATES, CHROMIUM_ENV, _skip_or_fail, find_chromium
 
 from apps.qa_bot import (
     EMPTY_MESSAGE,
@@ -185,21 +184,6 @@ def test_api_through_gradio_client(served: ServedApp) -> None:
     assert rows[-1]["rating"] == "down" and rows[-1]["answer"] == answer and rows[-1]["question"] == QUESTION
     assert "Ask a question first" in client.predict("", "", api_name="/feedback_up")
     assert len(served.log(FEEDBACK_FILE)) == n_feedback + 1, "nothing to rate: nothing logged"
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        _skip_or_fail(
-            f"no Chromium found ({', '.join(CHROMIUM_CANDIDATES)}): install Debian's package "
-            f"(`apt-get install chromium`, as .ci/run does) or set {CHROMIUM_ENV} to a Chromium or Chrome binary"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _skip_or_fail("pip playwright is not installed: run `make setup` (it is pinned in requirements.txt)")
-    return path
 
 
 def _ask(page: Any, question: str | None, *, surrogate: bool = False) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from utils.training.loop import evaluate, lr_at, to_device, train_model
+from utils.training.loop import evaluate, lr_at, require_training_recipe, to_device, train_model
 from utils.training.pretraining import TokenWindowDataset, next_token_loss
 from utils.transformer.gpt import GPT, GPTConfig
 
@@ -122,3 +123,30 @@ def test_to_device_moves_nested_batches() -> None:
     batch = {"ids": torch.ones(2), "pair": (torch.zeros(1), [torch.ones(1)]), "name": "kept"}
     moved = to_device(batch, torch.device("cpu"))
     assert moved["name"] == "kept" and isinstance(moved["pair"], tuple) and torch.equal(moved["ids"], batch["ids"])
+
+
+def test_require_training_recipe_checks_the_shared_fields() -> None:
+    @dataclass
+    class Recipe:
+        n_train: int = 8
+        steps: int = 4
+        batch_size: int = 2
+        warmup_steps: int = 1
+        lr: float = 1e-3
+        weight_decay: float = 0.0
+        max_length: int = 16
+        seed: int = 0
+
+    require_training_recipe(Recipe(), counts=("n_train",))
+    for field, bad, error in [
+        ("n_train", 0, ValueError),
+        ("steps", 2.0, TypeError),
+        ("batch_size", 0, ValueError),
+        ("warmup_steps", 5, ValueError),  # more warm-up than steps
+        ("lr", 0.0, ValueError),
+        ("weight_decay", -0.1, ValueError),
+        ("max_length", 1, ValueError),
+        ("seed", True, TypeError),
+    ]:
+        with pytest.raises(error, match=field):
+            require_training_recipe(Recipe(**{field: bad}), counts=("n_train",))

@@ -12,13 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.training.sentiment_classifier import (
-    SENTIMENT_RECIPE,
-    SentimentRecipe,
-    save_task_model,
-    sentiment_classifier_dir,
-    task_model_info,
-)
+from utils.training.sentiment_classifier import SENTIMENT_RECIPE, SentimentRecipe, sentiment_classifier_dir
+from utils.training.task_models import load_or_train_task_model, save_task_model, task_model_info
 from utils.training.token_classification import (
     AUSTEN_NAMES,
     HELD_OUT_NAMES,
@@ -194,3 +189,15 @@ def test_recipes_and_cache_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert task_model_info(folder)["recipe"] == dataclasses.asdict(SENTIMENT_RECIPE)
     with pytest.raises(FileNotFoundError):
         task_model_info(tmp_path / "missing")
+
+
+def test_load_or_train_refuses_a_missing_model_when_told_not_to_train(tmp_path: Path) -> None:
+    def train() -> None:
+        raise AssertionError("train() must not run when train_if_missing is False")
+
+    with pytest.raises(FileNotFoundError, match="run notebook 15"):
+        load_or_train_task_model(
+            tmp_path / "none", object, train, SENTIMENT_RECIPE, train_if_missing=False, missing_hint="run notebook 15."
+        )
+    with pytest.raises(TypeError, match="train_if_missing"):
+        load_or_train_task_model(tmp_path, object, train, SENTIMENT_RECIPE, train_if_missing="no", missing_hint="")

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from ..assets.models import recipe_cache_dir
 from ..course.arguments import require_choice, require_range, require_type
 from ..course.device import device_of
-from ..training.loop import TrainingHistory, train_model
+from ..training.loop import TrainingHistory, require_training_recipe, train_model
 from ..transformer.embeddings import mean_pool
 
 REWARD_NAME = "reward-model"
@@ -237,16 +237,7 @@ class RewardRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_val", "max_length", "batch_size", "steps", "warmup_steps", "seed"):
-            require_type(name, getattr(self, name), int)
-        for name in ("n_train", "n_val", "batch_size", "steps"):
-            require_range(name, getattr(self, name), low=1)
-        require_range("max_length", self.max_length, low=2)
-        require_range("warmup_steps", self.warmup_steps, low=0, high=self.steps)
-        require_type("lr", self.lr, (int, float))
-        require_range("lr", self.lr, low=0.0, low_inclusive=False)
-        require_type("weight_decay", self.weight_decay, (int, float))
-        require_range("weight_decay", self.weight_decay, low=0.0)
+        require_training_recipe(self, counts=("n_train", "n_val"))
 
     def smoke(self) -> RewardRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""

@@ -45,6 +45,29 @@ def lr_at(step: int, *, lr: float, warmup_steps: int, total_steps: int, min_lr_r
     return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def require_training_recipe(recipe: Any, *, counts: Iterable[str] = ()) -> None:
+    """Check the fields a training recipe (a dataclass) shares with `train_model`, skipping those it lacks: `steps`
+    and `batch_size` ints >= 1, `warmup_steps` an int in [0, steps], `lr` > 0, `weight_decay` >= 0, `max_length` an
+    int >= 2, `seed` an int; and each attribute named in `counts` (data sizes such as `n_train`) an int >= 1."""
+    for name in ("steps", "batch_size", *counts):
+        require_type(name, getattr(recipe, name), int)
+        require_range(name, getattr(recipe, name), low=1)
+    if hasattr(recipe, "warmup_steps"):
+        require_type("warmup_steps", recipe.warmup_steps, int)
+        require_range("warmup_steps", recipe.warmup_steps, low=0, high=recipe.steps)
+    if hasattr(recipe, "lr"):
+        require_type("lr", recipe.lr, (int, float))
+        require_range("lr", recipe.lr, low=0.0, low_inclusive=False)
+    if hasattr(recipe, "weight_decay"):
+        require_type("weight_decay", recipe.weight_decay, (int, float))
+        require_range("weight_decay", recipe.weight_decay, low=0.0)
+    if hasattr(recipe, "max_length"):
+        require_type("max_length", recipe.max_length, int)
+        require_range("max_length", recipe.max_length, low=2)
+    if hasattr(recipe, "seed"):
+        require_type("seed", recipe.seed, int)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable[Any], loss_fn: LossFn, max_batches: int | None = None) -> float:
     """Mean loss per item of `model` over the first `max_batches` batches (all when None), in eval mode (the mode

@@ -5,17 +5,14 @@ class instead, so here the same encoder is fine-tuned as `AutoModelForSequenceCl
 first token's vector through the pretrained pooler, then a linear layer), with the same loss and training loop,
 and saved with `save_pretrained` into the course cache, one folder per recipe (`recipe_cache_dir`).
 
-* `save_task_model` / `task_model_info` write and read such a folder (weights, tokenizer, recipe, history);
-  `utils.training.token_classification` saves its name tagger the same way.
+* The folder is written and read by `utils.training.task_models` (the name tagger of
+  `utils.training.token_classification` is kept the same way).
 * `SentimentRecipe`, `train_sentiment_classifier`, `load_sentiment_classifier(recipe)` (trains when missing).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,43 +25,10 @@ from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..transformer.padding import encode_texts
 from .classification import classification_loss
-from .loop import TrainingHistory, train_model
+from .loop import TrainingHistory, require_training_recipe, train_model
+from .task_models import load_or_train_task_model
 
-INFO_FILE = "course_recipe.json"
 SENTIMENT_NAME = "minilm-sentiment"
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# A transformers model in the course cache
-
-
-def save_task_model(
-    model: nn.Module, tokenizer: Any, folder: Path, recipe: Any, history: TrainingHistory | None = None
-) -> Path:
-    """`save_pretrained` the model and tokenizer into `folder` with the recipe and history (`INFO_FILE`); written
-    into a temporary folder first and moved into place, so a half-written folder is never found."""
-    require_type("folder", folder, Path)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
-        (tmp / INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-def task_model_info(folder: Path) -> dict[str, Any]:
-    """What `save_task_model` stored next to the weights: `{"recipe": ..., "history": ...}`."""
-    require_type("folder", folder, Path)
-    if not (folder / INFO_FILE).is_file():
-        raise FileNotFoundError(f"No trained model in {str(folder)!r} (its {INFO_FILE} is missing).")
-    return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -87,14 +51,7 @@ class SentimentRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_val", "max_length", "batch_size", "steps", "warmup_steps", "seed"):
-            require_type(name, getattr(self, name), int)
-        for name in ("n_train", "n_val", "batch_size", "steps"):
-            require_range(name, getattr(self, name), low=1)
-        require_range("max_length", self.max_length, low=2)
-        require_range("warmup_steps", self.warmup_steps, low=0, high=self.steps)
-        require_type("lr", self.lr, (int, float))
-        require_range("lr", self.lr, low=0.0, low_inclusive=False)
+        require_training_recipe(self, counts=("n_train", "n_val"))
 
     def smoke(self) -> SentimentRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
@@ -166,21 +123,15 @@ def load_sentiment_classifier(
 ) -> tuple[nn.Module, Any]:
     """The classifier trained with `recipe`, reloaded from its `save_pretrained` folder: `(model, tokenizer)`.
     When missing and `train_if_missing` is True it is trained now (about a minute on 2 cores) and saved first."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from ..course.device import resolve_device
+    from transformers import AutoModelForSequenceClassification
 
     require_type("recipe", recipe, SentimentRecipe)
-    require_type("train_if_missing", train_if_missing, bool)
-    folder = sentiment_classifier_dir(recipe)
-    if not (folder / INFO_FILE).is_file():
-        if not train_if_missing:
-            raise FileNotFoundError(
-                f"No sentiment classifier for this recipe in {str(folder)!r}: run notebook 15, or call "
-                "load_sentiment_classifier(recipe, train_if_missing=True)."
-            )
-        model, tokenizer, history = train_sentiment_classifier(recipe, device=device, progress=progress)
-        save_task_model(model, tokenizer, folder, recipe, history)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    return model.to(resolve_device(device)).eval(), tokenizer
+    return load_or_train_task_model(
+        sentiment_classifier_dir(recipe),
+        AutoModelForSequenceClassification,
+        lambda: train_sentiment_classifier(recipe, device=device, progress=progress),
+        recipe,
+        train_if_missing=train_if_missing,
+        missing_hint="run notebook 15, or call load_sentiment_classifier(recipe, train_if_missing=True).",
+        device=device,
+    )

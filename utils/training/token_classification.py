@@ -30,8 +30,8 @@ from torch.utils.data import DataLoader
 from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..course.device import device_of
-from .loop import TrainingHistory, train_model
-from .sentiment_classifier import INFO_FILE, save_task_model
+from .loop import TrainingHistory, require_training_recipe, train_model
+from .task_models import load_or_train_task_model
 
 TAGS: tuple[str, ...] = ("O", "B-PER", "I-PER")
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
@@ -345,11 +345,7 @@ class TokenTaggerRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_val", "n_test", "max_length", "batch_size", "steps", "warmup_steps", "seed"):
-            require_type(name, getattr(self, name), int)
-        for name in ("n_train", "n_val", "n_test", "batch_size", "steps"):
-            require_range(name, getattr(self, name), low=1)
-        require_range("warmup_steps", self.warmup_steps, low=0, high=self.steps)
+        require_training_recipe(self, counts=("n_train", "n_val", "n_test"))
         require_type("held_out", self.held_out, tuple)
 
     def smoke(self) -> TokenTaggerRecipe:
@@ -429,21 +425,15 @@ def load_token_tagger(
 ) -> tuple[nn.Module, Any]:
     """The tagger trained with `recipe`, reloaded from its `save_pretrained` folder: `(model, tokenizer)`. When
     missing and `train_if_missing` is True it is trained now (about a minute on 2 cores) and saved first."""
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    from ..course.device import resolve_device
+    from transformers import AutoModelForTokenClassification
 
     require_type("recipe", recipe, TokenTaggerRecipe)
-    require_type("train_if_missing", train_if_missing, bool)
-    folder = token_tagger_dir(recipe)
-    if not (folder / INFO_FILE).is_file():
-        if not train_if_missing:
-            raise FileNotFoundError(
-                f"No name tagger for this recipe in {str(folder)!r}: run notebook 15, or call "
-                "load_token_tagger(recipe, train_if_missing=True)."
-            )
-        model, tokenizer, history = train_token_tagger(recipe, device=device, progress=progress)
-        save_task_model(model, tokenizer, folder, recipe, history)
-    model = AutoModelForTokenClassification.from_pretrained(folder, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    return model.to(resolve_device(device)).eval(), tokenizer
+    return load_or_train_task_model(
+        token_tagger_dir(recipe),
+        AutoModelForTokenClassification,
+        lambda: train_token_tagger(recipe, device=device, progress=progress),
+        recipe,
+        train_if_missing=train_if_missing,
+        missing_hint="run notebook 15, or call load_token_tagger(recipe, train_if_missing=True).",
+        device=device,
+    )
