@@ -6,13 +6,19 @@ cache helpers are checked here too (utils.training.sentiment_classifier)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.training.sentiment_classifier import SENTIMENT_RECIPE, SentimentRecipe, sentiment_classifier_dir
+from utils.training.sentiment_classifier import (
+    SENTIMENT_RECIPE,
+    SentimentRecipe,
+    load_sentiment_classifier,
+    sentiment_classifier_dir,
+)
 from utils.training.task_models import load_or_train_task_model, save_task_model, task_model_info
 from utils.training.token_classification import (
     AUSTEN_NAMES,
@@ -28,6 +34,7 @@ from utils.training.token_classification import (
     dictionary_tags,
     entity_scores,
     entity_spans,
+    load_token_tagger,
     name_tagging_data,
     predict_word_tags,
     recall_by_name_kind,
@@ -201,3 +208,25 @@ def test_load_or_train_refuses_a_missing_model_when_told_not_to_train(tmp_path: 
         )
     with pytest.raises(TypeError, match="train_if_missing"):
         load_or_train_task_model(tmp_path, object, train, SENTIMENT_RECIPE, train_if_missing="no", missing_hint="")
+
+
+@pytest.mark.slow
+def test_smoke_recipes_train_save_and_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both task models train with their smoke recipe (fine_tune_task_model), are saved into an empty cache with
+    their history, and come back in eval mode (load_or_train_task_model)."""
+    monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
+    cases = [
+        (load_sentiment_classifier, sentiment_classifier_dir, SENTIMENT_RECIPE.smoke()),
+        (load_token_tagger, token_tagger_dir, TokenTaggerRecipe().smoke()),
+    ]
+    for load, folder_of, recipe in cases:
+        with pytest.raises(FileNotFoundError, match="run notebook 15"):
+            load(recipe, train_if_missing=False)
+        model, tokenizer = load(recipe, device="cpu", progress=False)
+        assert not model.training and tokenizer.pad_token_id is not None
+        info = task_model_info(folder_of(recipe))
+        assert info["recipe"] == json.loads(json.dumps(dataclasses.asdict(recipe)))  # tuples come back as lists
+        assert len(info["history"]["val_loss"]) >= 2, "the validation loss was measured along the way"
+        reloaded, _ = load(recipe, train_if_missing=False, device="cpu")
+        for (name, a), (_, b) in zip(model.state_dict().items(), reloaded.state_dict().items(), strict=True):
+            assert torch.equal(a, b), name

@@ -30,8 +30,8 @@ from torch.utils.data import DataLoader
 from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..course.device import device_of
-from .loop import TrainingHistory, require_training_recipe, train_model
-from .task_models import load_or_train_task_model
+from .loop import TrainingHistory, require_training_recipe
+from .task_models import fine_tune_task_model, load_or_train_task_model
 
 TAGS: tuple[str, ...] = ("O", "B-PER", "I-PER")
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
@@ -399,21 +399,13 @@ def train_token_tagger(
     generator = set_seed(recipe.seed)
     collate = TaggingCollator(tokenizer, max_length=recipe.max_length)
     val_loader = DataLoader(data.val, batch_size=64, collate_fn=collate)
-    history = train_model(
-        model,
-        DataLoader(data.train, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate, generator=generator),
-        val_loader,
-        loss_fn=tagging_loss,
-        steps=recipe.steps,
-        lr=recipe.lr,
-        warmup_steps=recipe.warmup_steps,
-        weight_decay=recipe.weight_decay,
-        eval_every=max(2, recipe.steps // 5),
-        eval_batches=len(val_loader),
-        device=device,
-        progress=progress,
+    train_loader = DataLoader(
+        data.train, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate, generator=generator
     )
-    return model.eval(), tokenizer, history
+    history = fine_tune_task_model(
+        model, train_loader, val_loader, tagging_loss, recipe, device=device, progress=progress
+    )
+    return model, tokenizer, history
 
 
 def load_token_tagger(
