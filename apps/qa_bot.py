@@ -222,19 +222,28 @@ class QABot:
 def default_bot(
     n_documents: int | None = None,
     *,
+    index: Any = None,
+    model: Any = None,
+    tokenizer: Any = None,
     k: int = 2,
     max_new_tokens: int = 96,
     max_context_chars: int = 800,
     log_dir: Path | None = None,
 ) -> QABot:
-    """The bot over the Debian package descriptions (the first `n_documents` of the train split, None = all;
-    embedded once and cached) with the offline SmolLM2-135M-Instruct."""
-    from utils.assets.models import load_chat_model
-    from utils.retrieval.documents import package_documents
-    from utils.retrieval.index import VectorIndex
+    """A bot over `index` answered by `model` + `tokenizer`; each missing piece is the default: the Debian package
+    descriptions (the first `n_documents` of the train split, None = all; embedded once and cached) and the offline
+    SmolLM2-135M-Instruct."""
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
+    if index is None:
+        from utils.retrieval.documents import package_documents
+        from utils.retrieval.index import VectorIndex
 
-    index = VectorIndex.from_documents(package_documents("train", limit=n_documents))
-    model, tokenizer = load_chat_model()
+        index = VectorIndex.from_documents(package_documents("train", limit=n_documents))
+    if model is None:
+        from utils.assets.models import load_chat_model
+
+        model, tokenizer = load_chat_model()
     return QABot(
         index,
         model,
@@ -268,21 +277,15 @@ def build_app(
     import gradio as gr
 
     if bot is None:
-        if (model is None) != (tokenizer is None):
-            raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
-        if index is None or model is None:
-            default = default_bot(n_documents, k=k, max_new_tokens=max_new_tokens, max_context_chars=max_context_chars)
-            index = default.index if index is None else index
-            model, tokenizer = (default.model, default.tokenizer) if model is None else (model, tokenizer)
-        path = Path(log_dir) if log_dir is not None else None
-        bot = QABot(
-            index,
-            model,
-            tokenizer,
+        bot = default_bot(
+            n_documents,
+            index=index,
+            model=model,
+            tokenizer=tokenizer,
             k=k,
             max_new_tokens=max_new_tokens,
             max_context_chars=max_context_chars,
-            log_dir=path,
+            log_dir=Path(log_dir) if log_dir is not None else None,
         )
 
     with gr.Blocks(title="Debian package Q&A", analytics_enabled=False) as app:
