@@ -37,6 +37,7 @@ from apps.qa_bot import (
     NOT_UTF8_MESSAGE,
     QABot,
     build_app,
+    default_bot,
     read_jsonl,
     validate_question,
 )
@@ -316,3 +317,11 @@ def test_module_entry_point_serves_on_localhost(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_a_model_without_its_tokenizer_is_refused_before_anything_loads() -> None:
+    for pieces in ({"model": object()}, {"tokenizer": object()}):
+        with pytest.raises(ValueError, match="`model` and `tokenizer`"):
+            default_bot(**pieces)
+        with pytest.raises(ValueError, match="`model` and `tokenizer`"):
+            build_app(**pieces)
