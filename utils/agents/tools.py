@@ -170,14 +170,20 @@ class Tool:
         return self.function(**arguments)
 
 
-def calculator_tool() -> Tool:
-    """The calculator as a tool: arguments {"expression": "<arithmetic>"}, observation the value."""
-    schema = {
+def one_string_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a tool taking one argument: `{name: "<non-empty string>"}` and nothing else."""
+    require_type("name", name, str)
+    return {
         "type": "object",
-        "properties": {"expression": {"type": "string", "minLength": 1}},
-        "required": ["expression"],
+        "properties": {name: {"type": "string", "minLength": 1}},
+        "required": [name],
         "additionalProperties": False,
     }
+
+
+def calculator_tool() -> Tool:
+    """The calculator as a tool: arguments {"expression": "<arithmetic>"}, observation the value."""
+    schema = one_string_schema("expression")
     description = 'Evaluates an arithmetic expression. Arguments: {"expression": "<arithmetic, e.g. 12 * (3 + 4)>"}'
     return Tool("calculator", description, schema, lambda expression: format_number(calculate(expression)))
 
@@ -186,11 +192,6 @@ def dictionary_tool(dictionary: WordNetDictionary | None = None) -> Tool:
     """The WordNet dictionary as a tool: arguments {"word": "<one word>"}, observation its entry."""
     words = dictionary if dictionary is not None else WordNetDictionary()
     require_type("dictionary", words, WordNetDictionary)
-    schema = {
-        "type": "object",
-        "properties": {"word": {"type": "string", "minLength": 1}},
-        "required": ["word"],
-        "additionalProperties": False,
-    }
+    schema = one_string_schema("word")
     description = 'Looks up an English word: definition, synonyms, example. Arguments: {"word": "<one word>"}'
     return Tool("dictionary", description, schema, words.lookup)
