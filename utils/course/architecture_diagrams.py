@@ -73,6 +73,34 @@ def _chain(ax: object, x: float, boxes: list[tuple[str, str]], y0: float, w: flo
     return spots
 
 
+def _stack(
+    ax: object,
+    x: float,
+    tokens: str,
+    layers: list[tuple[str, str]],
+    frame: str,
+    w: float,
+    h: float,
+    gap: float,
+    *,
+    repeat_on_left: bool,
+) -> list:
+    """One transformer stack at x: the tokens, their embedding, the block's layers (`_chain`) in a frame with its
+    "N x" repeat mark on the left or right; returns the y of each layer's box."""
+    draw_box(ax, x, 0.1, w, 0.5, GRAY, alpha=0.1, text=tokens)
+    draw_box(ax, x, 0.95, w, h, BLUE, alpha=0.22, text="token embedding + positional encoding")
+    draw_arrow(ax, (x + w / 2, 0.62), (x + w / 2, 0.93))
+    draw_arrow(ax, (x + w / 2, 0.95 + h), (x + w / 2, 1.9))
+    spots = _chain(ax, x, layers, 1.9, w, h, gap)
+    draw_box(ax, x - 0.2, 1.75, w + 0.4, spots[-1] + h - 1.6, frame, alpha=0.05)
+    middle = (1.75 + spots[-1] + h) / 2
+    if repeat_on_left:
+        ax.text(x - 0.35, middle, "N x", ha="right", va="center", fontsize=11, weight="bold")
+    else:
+        ax.text(x + w + 0.35, middle, "x N", ha="left", va="center", fontsize=11, weight="bold")
+    return spots
+
+
 def draw_rnn_types() -> Figure:
     """The RNN types of the notes (one-to-one, one-to-many, many-to-one, many-to-many), each unrolled in time."""
     fig, axes = plt.subplots(1, len(RNN_TYPES), figsize=(15, 3.8))
@@ -144,25 +172,14 @@ def draw_transformer() -> Figure:
     fig, ax = _canvas(11, 8.2, 11, 9.4, "The transformer: encoder stack (left), decoder stack (right)")
     w, h, gap = 3.2, 0.55, 0.3
     enc_x, dec_x = 0.9, 6.6
-    # Encoder.
-    draw_box(ax, enc_x, 0.1, w, 0.5, GRAY, alpha=0.1, text="input tokens: 'the cat sleeps'")
-    draw_box(ax, enc_x, 0.95, w, h, BLUE, alpha=0.22, text="token embedding + positional encoding")
-    draw_arrow(ax, (enc_x + w / 2, 0.62), (enc_x + w / 2, 0.93))
     enc = [
         ("multi-head self-attention\n(every token sees every token)", PURPLE),
         ("add & norm", GRAY),
         ("feed-forward", GREEN),
         ("add & norm", GRAY),
     ]
-    draw_arrow(ax, (enc_x + w / 2, 0.95 + h), (enc_x + w / 2, 1.9))
-    spots = _chain(ax, enc_x, enc, 1.9, w, h, gap)
-    draw_box(ax, enc_x - 0.2, 1.75, w + 0.4, spots[-1] + h - 1.6, BLUE, alpha=0.05)
-    ax.text(enc_x - 0.35, (1.75 + spots[-1] + h) / 2, "N x", ha="right", va="center", fontsize=11, weight="bold")
+    spots = _stack(ax, enc_x, "input tokens: 'the cat sleeps'", enc, BLUE, w, h, gap, repeat_on_left=True)
     enc_top = spots[-1] + h
-    # Decoder.
-    draw_box(ax, dec_x, 0.1, w, 0.5, GRAY, alpha=0.1, text="output so far (shifted right): '<s> le chat'")
-    draw_box(ax, dec_x, 0.95, w, h, BLUE, alpha=0.22, text="token embedding + positional encoding")
-    draw_arrow(ax, (dec_x + w / 2, 0.62), (dec_x + w / 2, 0.93))
     dec = [
         ("masked multi-head self-attention\n(only earlier tokens)", PURPLE),
         ("add & norm", GRAY),
@@ -171,10 +188,9 @@ def draw_transformer() -> Figure:
         ("feed-forward", GREEN),
         ("add & norm", GRAY),
     ]
-    draw_arrow(ax, (dec_x + w / 2, 0.95 + h), (dec_x + w / 2, 1.9))
-    dspots = _chain(ax, dec_x, dec, 1.9, w, h, gap)
-    draw_box(ax, dec_x - 0.2, 1.75, w + 0.4, dspots[-1] + h - 1.6, ORANGE, alpha=0.05)
-    ax.text(dec_x + w + 0.35, (1.75 + dspots[-1] + h) / 2, "x N", ha="left", va="center", fontsize=11, weight="bold")
+    dspots = _stack(
+        ax, dec_x, "output so far (shifted right): '<s> le chat'", dec, ORANGE, w, h, gap, repeat_on_left=False
+    )
     top = dspots[-1] + h
     draw_arrow(ax, (dec_x + w / 2, top), (dec_x + w / 2, top + 0.35))
     draw_box(ax, dec_x, top + 0.35, w, h, ORANGE, alpha=0.22, text="linear + softmax over the vocabulary")
