@@ -1,10 +1,12 @@
-"""The checkers of the exercises of notebooks 09 and 10 (instruction tuning, LoRA) and 15 (token classification).
-Each computes the expected answer itself with the course's own functions, so the notebook never shows it; it prints
-right or wrong and returns it."""
+"""The checkers of the exercises of notebooks 07 (pretraining), 08 (classification heads), 09 and 10 (instruction
+tuning, LoRA) and 15 (token classification). Each computes the expected answer itself with the course's own
+functions, so the notebook never shows it; it prints right or wrong and returns it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from numbers import Real
 from typing import Any
 
 import torch
@@ -14,18 +16,28 @@ from ..course.exercises import check_answer, exercise
 from ..course.seeding import set_seed
 from ..generation.scoring import sequence_log_probs
 from ..transformer.gpt import GPT, GPTConfig
+from .classification import count_trainable
 from .instruction import format_alpaca, sft_loss
 from .lora import LoRALinear
+from .pretraining import TokenWindowDataset
 
 __all__ = [
+    "LOSS_MASK_CHOICES",
+    "METHOD_CHOICES",
     "check_aligned_labels",
     "check_alpaca_prompt",
     "check_bio_tags",
     "check_entity_f1",
     "check_generalisation_evidence",
+    "check_head_parameters",
     "check_lora_parameter_count",
+    "check_loss_mask_reason",
     "check_merged_weight",
+    "check_method_choice",
+    "check_perplexity",
     "check_response_only_loss",
+    "check_training_flops",
+    "check_window_count",
     "check_zero_start_gradient",
 ]
 
@@ -37,6 +49,93 @@ def _as_number(answer: Any) -> Any:
     if isinstance(answer, torch.Tensor) and answer.numel() == 1:
         return answer.item()
     return answer
+
+
+def _letter(answer: Any) -> Any:
+    """A multiple-choice answer as a lower-case letter without spaces; anything else unchanged."""
+    return answer.strip().lower() if isinstance(answer, str) else answer
+
+
+def _within(answer: Any, expected: float, rel: float) -> Any:
+    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
+    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
+    answer = _as_number(answer)
+    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
+        return expected
+    return answer
+
+
+# ----------------------------------------------------------------------------------------------- notebook 07
+
+
+@exercise(
+    wrong=[3.2, 2**3.2, math.exp(-3.2), math.log(3.2), None],  # the loss; base 2; 1 / perplexity; log, not exp
+    solution=math.exp(3.2),
+    context={"loss": 3.2},
+)
+def check_perplexity(answer: Any, loss: float = 3.2) -> bool:
+    """Notebook 07, exercise 1: the perplexity of a model whose validation loss is `loss` nats per token."""
+    return check_answer(f"perplexity at a loss of {loss}", _within(answer, math.exp(loss), 1e-3), math.exp(loss))
+
+
+def _training_flops(n_params: float, tokens_per_param: float) -> float:
+    return 6 * n_params * (tokens_per_param * n_params)
+
+
+@exercise(
+    # D taken as 20 tokens; the forward pass only (2ND); the 6 forgotten; D = N
+    wrong=[6 * 1e9 * 20, 2 * 1e9 * 20e9, 1e9 * 20e9, 6 * 1e9 * 1e9, None],
+    solution=_training_flops(1e9, 20),
+    context={"n_params": 1e9, "tokens_per_param": 20},
+)
+def check_training_flops(answer: Any, n_params: float = 1e9, tokens_per_param: float = 20) -> bool:
+    """Notebook 07, exercise 2: the training FLOPs, C = 6ND, of `n_params` parameters trained on `tokens_per_param`
+    tokens per parameter."""
+    expected = _training_flops(n_params, tokens_per_param)
+    return check_answer("training FLOPs (6ND)", _within(answer, expected, 1e-3), expected)
+
+
+@exercise(
+    # starts counted to the end; no +1; stride 1; non-overlapping windows of T + 1; windows of T tokens
+    wrong=[5, 3, 7, 2, None],
+    solution=4,
+    context={"n_ids": 10, "context_length": 3, "stride": 2},
+)
+def check_window_count(answer: Any, n_ids: int = 10, context_length: int = 3, stride: int = 2) -> bool:
+    """Notebook 07, exercise 3: how many windows `TokenWindowDataset` cuts from `n_ids` tokens."""
+    expected = len(TokenWindowDataset(list(range(n_ids)), context_length, stride))
+    return check_answer("number of windows", _as_number(answer), expected, atol=0)
+
+
+# ----------------------------------------------------------------------------------------------- notebook 08
+
+
+@exercise(
+    wrong=[384 * 3, 384 * 3 + 384, 384 * 2 + 2, 385 * 4, None],  # no biases; a bias per input; two classes; +1 class
+    solution=384 * 3 + 3,
+    context={"d_in": 384, "n_classes": 3},
+)
+def check_head_parameters(answer: Any, d_in: int = 384, n_classes: int = 3) -> bool:
+    """Notebook 08, exercise 2: the trainable numbers (weights and biases) of a linear head from `d_in` features to
+    `n_classes` classes."""
+    expected = count_trainable(nn.Linear(d_in, n_classes))
+    return check_answer(f"parameters of a {n_classes}-class head", _as_number(answer), expected, atol=0)
+
+
+#: Notebook 08, exercise 3: where to start for a private, CPU-only classifier with 2,000 labelled examples.
+METHOD_CHOICES = {
+    "a": "send each e-mail with a zero-shot prompt to a large hosted chat model",
+    "b": "fine-tune a small pretrained encoder (like MiniLM) with a new 5-class head on the labelled e-mails",
+    "c": "pretrain a GPT from scratch on the 2,000 e-mails (notebook 07) and put a 5-class head on its last token",
+    "d": "always answer the most frequent department: it needs no model at all",
+}
+
+
+@exercise(wrong=["a", "c", "d", " A ", None], solution="b")
+def check_method_choice(answer: Any) -> bool:
+    """Notebook 08, exercise 3 (conceptual): the letter of `METHOD_CHOICES` to start from for routing e-mails into
+    five departments with 2,000 labelled e-mails, one CPU server, and no e-mail leaving the company."""
+    return check_answer("where to start", _letter(answer), "b")
 
 
 # ----------------------------------------------------------------------------------------------- notebook 09
@@ -94,6 +193,24 @@ def check_response_only_loss(answer: Any, model: nn.Module, batch: Mapping[str, 
     with torch.no_grad():
         expected = sft_loss(model, batch)[0].item()
     return check_answer("response-only loss", _as_number(answer), expected, atol=1e-4)
+
+
+#: Notebook 09, exercise 3: what goes wrong if the package-summary rows were trained on every token.
+LOSS_MASK_CHOICES = {
+    "a": "nothing: the prompt is only context, so its tokens cannot change the weights",
+    "b": "most scored tokens would be the long package descriptions (section 3 counted them), so the average loss "
+    "and its gradient would mostly teach the model to predict text it never has to write; the short synopses "
+    "would barely move the weights",
+    "c": "the loss would come out lower, which means the model answers better",
+    "d": "training would fail: the cross-entropy is not defined on prompt tokens",
+}
+
+
+@exercise(wrong=["a", "c", "d", "B?", None], solution="b")
+def check_loss_mask_reason(answer: Any) -> bool:
+    """Notebook 09, exercise 3 (conceptual): the letter of `LOSS_MASK_CHOICES` that says what scoring every token
+    of a long prompt and a short response would do."""
+    return check_answer("why the loss counts only the response", _letter(answer), "b")
 
 
 # ----------------------------------------------------------------------------------------------- notebook 10
