@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from utils.course.diagrams import CAKE_LAYERS, LIFECYCLE_STAGES, draw_layered_cake, draw_lifecycle
+from utils.course.diagrams import CAKE_LAYERS, CAKE_TRENDS, LIFECYCLE_STAGES, draw_layered_cake, draw_lifecycle
 from utils.course.environment import package_report, pinned_versions, system_summary
 
 
@@ -30,4 +30,17 @@ def test_diagrams_draw_every_stage_and_layer() -> None:
     assert all(stage in texts for stage, _, _ in LIFECYCLE_STAGES)
     texts = [t.get_text() for t in draw_layered_cake().texts]
     assert all(f"{layer} layer" in texts for layer, *_ in CAKE_LAYERS)
+    plt.close("all")
+
+
+def test_cake_arrows_point_the_way_their_quantity_grows() -> None:
+    # Notebook 00 reads the cake with these arrows: quality and value grow upward, data and compute downward.
+    ax = draw_layered_cake()
+    arrows = {patch.get_gid(): patch for patch in ax.patches if (patch.get_gid() or "").startswith("cake-trend-")}
+    assert set(arrows) == {"cake-trend-up", "cake-trend-down"}
+    for direction, grows in CAKE_TRENDS:
+        (_, y_start), (_, y_end) = arrows[f"cake-trend-{direction}"]._posA_posB
+        assert (y_end > y_start) == (direction == "up")
+        assert any(grows in t.get_text() for t in ax.texts)
+    assert "quality" in dict(CAKE_TRENDS)["up"] and "compute" in dict(CAKE_TRENDS)["down"]
     plt.close("all")

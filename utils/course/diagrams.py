@@ -25,6 +25,13 @@ CAKE_LAYERS: tuple[tuple[str, str, str, str], ...] = (
     ("Preference", "behaviour people prefer", "reward models, RLHF, DPO", "12-14"),
 )
 
+#: What grows along the cake, and in which direction: ("up" or "down", what grows). Notebook 00's prose reads the
+#: figure with these arrows: going up, value and quality per example grow; going down, data and compute grow.
+CAKE_TRENDS: tuple[tuple[str, str], ...] = (
+    ("up", "business value, data quality\nneeded per example"),
+    ("down", "amount of data and\ncompute (data cost)"),
+)
+
 
 def draw_box(
     ax: Axes,
@@ -95,7 +102,8 @@ def draw_lifecycle(ax: Axes | None = None) -> Axes:
 
 
 def draw_layered_cake(ax: Axes | None = None) -> Axes:
-    """Draw the 'layered cake' of model customisation: foundation, task and preference layers."""
+    """Draw the 'layered cake' of model customisation: foundation, task and preference layers, with one arrow per
+    entry of `CAKE_TRENDS` pointing the way that quantity grows."""
     ax = ax or plt.subplots(figsize=(11, 5))[1]
     ax.set_xlim(0, 11)
     ax.set_ylim(0, 5)
@@ -108,9 +116,13 @@ def draw_layered_cake(ax: Axes | None = None) -> Axes:
         ax.text(5.5, y + 0.82, f"{layer} layer", ha="center", fontsize=12, weight="bold", color=color)
         ax.text(5.5, y + 0.48, goal, ha="center", fontsize=9)
         ax.text(5.5, y + 0.18, f"{example}  ·  notebooks {notebooks}", ha="center", fontsize=8.5, style="italic")
-    ax.add_patch(FancyArrowPatch((0.7, 0.5), (0.7, 4.4), arrowstyle="-|>", mutation_scale=18, color="#495057"))
-    ax.text(0.45, 2.45, "business value, data quality\nneeded per example", rotation=90, ha="center", va="center")
-    ax.add_patch(FancyArrowPatch((10.3, 4.4), (10.3, 0.5), arrowstyle="-|>", mutation_scale=18, color="#495057"))
-    ax.text(10.6, 2.45, "amount of data and\ncompute (data cost)", rotation=270, ha="center", va="center")
+    for (direction, grows), x in zip(CAKE_TRENDS, (0.7, 10.3), strict=True):
+        low_to_high = ((x, 0.5), (x, 4.4)) if direction == "up" else ((x, 4.4), (x, 0.5))
+        arrow = FancyArrowPatch(*low_to_high, arrowstyle="-|>", mutation_scale=18, color="#495057")
+        arrow.set_gid(f"cake-trend-{direction}")
+        ax.add_patch(arrow)
+        label = f"grows {'upward' if direction == 'up' else 'downward'}:\n{grows}"
+        side = -0.3 if x < 5.5 else 0.3
+        ax.text(x + side, 2.45, label, rotation=90 if x < 5.5 else 270, ha="center", va="center", fontsize=9)
     ax.set_title("The layered cake: each layer customises the one below it", fontsize=12)
     return ax
