@@ -4,8 +4,9 @@ Every notebook under notebooks/ (the template included) must be valid nbformat 4
 committed stripped: no execution counts and no outputs, except cells marked `# NBVAL_CHECK_OUTPUT`, whose
 outputs nbval compares. Numbered notebooks must also follow the course layout: a title cell with a Colab badge
 pointing at the notebook itself, the standard setup cell second (both name the repository given in pyproject.toml's
-[project.urls]), a `parameters` cell defining SEED and DEVICE, an exercise with `check_answer` and a hidden
-solution, and a Summary.
+[project.urls]), a `parameters` cell defining SEED and DEVICE, at least three exercises whose check cells call
+distinct checkers registered with `@exercise` (so the expected answers stay out of the notebook), a hidden solution,
+and a Summary.
 """
 
 from __future__ import annotations
@@ -154,6 +155,31 @@ def _exercise_with_check_and_solution(path: Path) -> None:
     assert SOLUTION_BLOCK.search(_markdown(nb)), (
         "an exercise needs its solution in a markdown `<details><summary>Solution</summary> ... </details>` block"
     )
+
+
+#: Exercises per numbered notebook whose check calls a registered checker (CONTRIBUTING.md, "Adding a notebook").
+MIN_REGISTERED_CHECKERS = 3
+
+
+def _registered_checks(nb: nbformat.NotebookNode) -> set[str]:
+    """The distinct checkers registered with `@exercise` that the notebook calls. A bare `check_answer(...)` does not
+    count: its cell shows the expected answer, and no test proves that it rejects a wrong one."""
+    registered = {name.rsplit(".", 1)[-1] for name in EXERCISES}
+    return {call for call in _exercise_checks(nb) if call in registered}
+
+
+def test_three_registered_exercise_checkers(numbered_notebook: Path) -> None:
+    checks = _registered_checks(_read(numbered_notebook))
+    assert len(checks) >= MIN_REGISTERED_CHECKERS, (
+        f"{numbered_notebook.name} calls {len(checks)} registered exercise checker(s) {sorted(checks)}; it needs at "
+        f"least {MIN_REGISTERED_CHECKERS}: write each in the utils/<package>/exercises.py of the topic and register it "
+        "with @exercise(wrong=[...], solution=...), so tests/test_course_exercises.py proves it rejects wrong answers"
+    )
+
+
+def test_registered_checks_ignore_bare_check_answer() -> None:
+    cell = nbformat.v4.new_code_cell('check_answer("x", answer, 1)\ncheck_pair_count(answer)\ncheck_pair_count(other)')
+    assert _registered_checks(nbformat.v4.new_notebook(cells=[cell])) == {"check_pair_count"}
 
 
 def test_has_summary(numbered_notebook: Path) -> None:
