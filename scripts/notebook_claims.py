@@ -38,6 +38,13 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "tokens_per_word_bytes": greater_than("tokens_per_word_largest_vocab", 1.0),
         # "within a small factor of Rust": ours / HF tokenizers training time, 1.2 in the full run of 2026-11-25
         "bpe_train_time_ratio": between(0.2, 4.0),
+        # "unigram cuts at more linguistic places": stem|ending boundaries of 1,680 Persuasion words (helper-cla
+        # run of 2026-11-25: found 0.74 vs 0.44, cuts on the boundary 0.62 vs 0.36, pieces per word 2.18 vs 2.22)
+        "spm_unigram_boundary_found": greater_than("spm_bpe_boundary_found", 0.1),
+        "spm_unigram_cuts_on_boundary": greater_than("spm_bpe_cuts_on_boundary", 0.1),
+        "spm_unigram_pieces_per_word": Rule(  # not by cutting more
+            "<= spm_bpe_pieces_per_word + 0.2", lambda v, r: v <= r["spm_bpe_pieces_per_word"] + 0.2
+        ),
     },
     "02-embeddings-and-positional-encoding": {
         "cos_teacher_student": greater_than("cos_teacher_banana", 0.2),
@@ -48,6 +55,12 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "polysemy_static_max_diff": equals(0.0),
         "polysemy_bank_same_sense": greater_than("polysemy_bank_other_sense", 0.05),
         "polysemy_bat_same_sense": greater_than("polysemy_bat_other_sense"),
+        # the trained table's rows: related words 0.28 vs unrelated 0.05, a random table 0.00 (helper-cla run)
+        "row_cos_related": all_of(greater_than("row_cos_unrelated", 0.1), greater_than("row_cos_random_related", 0.1)),
+        # the output vectors: school words gather (0.53 within vs 0.29 across), on one side of the first PCA axis
+        "output_cos_related": greater_than("output_cos_unrelated", 0.1),
+        "pca_school_separated": equals(True),
+        "taught_nearest_is_teacher": equals(True),
     },
     "03-self-attention": {
         "sdpa_max_diff": between(0.0, EXACT),
@@ -57,6 +70,18 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         # an RNN forgets a token k steps back; attention recalls it at every distance
         "recall_attention_longest": greater_than("recall_rnn_longest", 0.5),
         "recall_rnn_shortest": greater_than("recall_rnn_longest", 0.5),
+        # random heads differ only as random inits do (0.013 vs 0.013 over 20 seeds, helper-cla run)
+        "toy_head_vs_head_distance": Rule(
+            "within 25% of toy_init_vs_init_distance",
+            lambda v, r: 0.75 * r["toy_init_vs_init_distance"] <= v <= 1.25 * r["toy_init_vs_init_distance"],
+        ),
+        # MiniLM's heads specialise, far from uniform attention (specials 0.12-0.88 vs 0.20; neighbours up to 0.87
+        # vs 0.18); SmolLM2's first token draws more than twice the uniform causal share (0.62 vs 0.25)
+        "encoder_special_share_max": greater_than("encoder_special_share_uniform", 0.3),
+        "encoder_neighbour_share_max": greater_than("encoder_neighbour_share_uniform", 0.3),
+        "chat_first_token_share": Rule(
+            "> 2 x chat_first_token_uniform", lambda v, r: v > 2 * r["chat_first_token_uniform"]
+        ),
     },
     "04-transformer-architectures": {
         "decoder_block_future_change": between(0.0, 1e-6),
@@ -64,6 +89,12 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "t5_loss_end": less_than("t5_loss_start", 0.5),
         "llama_max_logit_diff": between(0.0, 1e-3),
         "greedy_tokens_agree": equals(True),
+        # held-out Austen: the tiny encoder beats the unigram guess (accuracy 0.128 vs 0.084, loss 5.41 vs 5.71), the
+        # tiny GPT the unigram loss (4.90 vs 5.71), helper-cla run of 2026-11-25
+        "mlm_heldout_accuracy": greater_than("mlm_unigram_accuracy", 0.02),
+        "mlm_heldout_loss": less_than("mlm_unigram_loss"),
+        "clm_heldout_loss": less_than("clm_unigram_loss", 0.3),
+        "clm_loss_end": less_than("clm_loss_start", 0.5),
     },
     "05-decoding-strategies": {
         "greedy_matches_generate": equals(True),
@@ -73,14 +104,44 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "most_varied_is_sampling": equals(True),  # a sampling method has the highest distinct-2
         # temperature reshapes one distribution: sharper below 1, flatter above
         "top1_prob_t05": all_of(greater_than("top1_prob"), greater_than("top1_prob_t15")),
-        "top_p_09_kept": greater_than("top_p_05_kept"),
+        # the nucleus adapts: p = 0.5 needs more than the top token (0.34), p = 0.9 reaches the tail (7 vs 464 tokens)
+        "top_p_05_kept": between(2, None),
+        "top_p_09_kept": Rule("> 10 x top_p_05_kept", lambda v, r: v > 10 * r["top_p_05_kept"]),
         "beam_tree_best_prob": greater_than("beam_tree_greedy_prob"),  # the notes' "The cat is": beams beat greedy
+        "beam_logprob_per_token": greater_than("greedy_logprob_per_token"),  # on PROMPT: -0.61 vs -1.31
+        # section 5's reading: pure sampling is the least likely, the deterministic methods loop most (beam 0.37
+        # repeated 4-grams vs greedy 0.03), temperature + top-k / top-p land between in log-probability
+        "least_likely_is_pure_sampling": equals(True),
+        "most_repeated_is_deterministic": equals(True),
+        "filtered_sampling_in_between": equals(True),
+        "beam_repeat4": greater_than("greedy_repeat4", -1e-9),  # beam repeats at least as much as greedy
     },
     "06-prompting-and-in-context-learning": {
         "generation_zero_shot_accuracy": Rule(
             "<= 1 - generation_zero_shot_unparsed", lambda v, r: v <= 1 - r["generation_zero_shot_unparsed"] + 1e-9
         ),
-        "best_few_shot_accuracy_mean": greater_than("worst_few_shot_draw", -1e-9),
+        "best_few_shot_accuracy_mean": all_of(
+            greater_than("worst_few_shot_draw", -1e-9),
+            # section 6: more shots are not automatically better (2-shot 0.84 vs 8-shot 0.67, SE 0.04)
+            Rule(
+                "> few_shot_accuracy_mean + zero_shot_accuracy_se",
+                lambda v, r: v > r["few_shot_accuracy_mean"] + r["zero_shot_accuracy_se"],
+            ),
+        ),
+        # section 6, each finding of the closing list as a relation between this run's numbers
+        "best_few_minus_zero_low": between(0.0, None),  # the best few-shot setting beats zero-shot, paired interval
+        "best_few_shot_label_bias": less_than("zero_shot_label_bias"),  # examples pull the positive rate to the truth
+        "generation_two_shot_unparsed": less_than("generation_zero_shot_unparsed"),  # examples teach the format
+        # the examples teach the format, so the parsed generations gain more than the log-likelihood method
+        "generation_gain_two_shot": greater_than("likelihood_gain_two_shot_same_snippets"),
+        "worst_few_shot_draw": less_than("zero_shot_accuracy"),  # a bad draw of examples is worse than none
+        # raw completion prompts beat the same prompts through the chat template (paired, upper end below zero:
+        # -0.083 [-0.142, -0.033] at 0 shots, -0.283 [-0.375, -0.192] at 2 shots in the run of 2026-11-25)
+        "chat_minus_raw_zero_shot_high": between(None, 0.0),
+        "chat_minus_raw_two_shot_high": between(None, 0.0),
+        "order_positive_rate_gap": Rule(  # recency: positives last raise the positive rate
+            "> 2 x zero_shot_accuracy_se", lambda v, r: v > 2 * r["zero_shot_accuracy_se"]
+        ),
     },
     "07-pretraining-a-small-gpt": {
         "final_val_loss": less_than("initial_val_loss", 1.0),
@@ -94,6 +155,17 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "gpt_accuracy": greater_than("gpt_accuracy_start"),
         "finetune_val_loss_end": less_than("finetune_val_loss_start"),
         "probe_curve_last": greater_than("probe_curve_first"),
+        # the prompts' label bias: the zero-shot prompt says "positive" too often (recall 0.96, precision 0.69 in
+        # the lead's run of 2026-11-25), more often than the test set is positive
+        "zero_shot_recall": greater_than("zero_shot_precision", 0.1),
+        "zero_shot_positive_rate": greater_than("test_positive_rate", 0.1),
+        # the frozen encoder: "a brilliant, moving film" is close to "a film" and to "a dull, lifeless film" (0.71,
+        # 0.60), far from a sentence on another topic (0.05)
+        "cos_brilliant_plain": greater_than("cos_brilliant_unrelated", 0.3),
+        "cos_brilliant_dull": greater_than("cos_brilliant_unrelated", 0.3),
+        # fairness baseline: swapping gendered words changed 0 of 60 answers (mean |shift in P(positive)| 0.002),
+        # far fewer than the classifier gets wrong (0.17); a full run on a loaded machine, 2026-11-25
+        "fairness_flip_rate": less_than("finetuned_error_rate", 0.1),
     },
     "09-instruction-fine-tuning": {
         "sft_loss_vs_trl": between(0.0, 1e-4),

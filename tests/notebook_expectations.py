@@ -95,6 +95,16 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "train_seconds_ours": (0.0, 30.0),
         "train_seconds_hf": (0.0, 30.0),
         "bpe_train_time_ratio": (0.02, 30.0),
+        # stem|ending boundaries of Persuasion words: unigram finds more than BPE even in smoke mode (0.94 vs 0.79)
+        "spm_unigram_boundary_found": all_of(between(0.0, 1.0), greater_than("spm_bpe_boundary_found", 0.05)),
+        "spm_bpe_boundary_found": (0.0, 1.0),
+        "spm_unigram_cuts_on_boundary": all_of(between(0.0, 1.0), greater_than("spm_bpe_cuts_on_boundary")),
+        "spm_bpe_cuts_on_boundary": (0.0, 1.0),
+        "our_bpe_boundary_found": (0.0, 1.0),
+        "our_bpe_cuts_on_boundary": (0.0, 1.0),
+        "spm_unigram_pieces_per_word": (1.0, 6.0),
+        "spm_bpe_pieces_per_word": (1.0, 6.0),
+        "our_bpe_pieces_per_word": (1.0, 6.0),
     },
     # Embeddings and positions: lookup = one-hot product, MiniLM word similarities, sinusoidal properties, RoPE.
     "02-embeddings-and-positional-encoding": {
@@ -122,6 +132,14 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
                 r["polysemy_bat_same_sense"] - v < r["polysemy_bank_same_sense"] - r["polysemy_bank_other_sense"]
             ),
         ),
+        # rows of MiniLM's embedding table (not mode-dependent): related 0.28, unrelated 0.05, a random table 0.00
+        "row_cos_related": all_of(between(0.1, 1.0), greater_than("row_cos_unrelated", 0.1)),
+        "row_cos_unrelated": (-0.2, 0.2),
+        "row_cos_random_related": (-0.1, 0.1),
+        "output_cos_related": greater_than("output_cos_unrelated", 0.1),  # the encoder's outputs: 0.53 vs 0.29
+        "output_cos_unrelated": (-0.3, 0.6),
+        "pca_school_separated": equals(True),
+        "taught_nearest_is_teacher": equals(True),
     },
     # Self-attention: hand-made toy attention, softmax saturation, causal mask, multi-head vs torch, real maps.
     "03-self-attention": {
@@ -147,6 +165,19 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "recall_attention_longest": all_of(between(0.5, 1.0), greater_than("recall_rnn_longest", 0.2)),
         "recall_rnn_loss_start": (1.8, 2.4),  # about ln 8 = 2.08
         "recall_attention_loss_end": less_than("recall_attention_loss_start", 0.5),
+        # random two-head toy: head vs head differs about as much as init vs init (0.013 and 0.013)
+        "toy_head_vs_head_distance": (0.001, 0.1),
+        "toy_init_vs_init_distance": (0.001, 0.1),
+        # real heads against uniform attention: MiniLM specials 0.12-0.88 (uniform 0.20), neighbours up to 0.87
+        # (uniform 0.175); SmolLM2's first token 0.62 (uniform causal 0.25), 191 of 270 heads above one half
+        "encoder_special_share_max": all_of(between(0.0, 1.0), greater_than("encoder_special_share_uniform", 0.3)),
+        "encoder_special_share_min": (0.0, 1.0),
+        "encoder_special_share_uniform": (0.19, 0.21),  # 2 / 10 tokens
+        "encoder_neighbour_share_max": all_of(between(0.0, 1.0), greater_than("encoder_neighbour_share_uniform", 0.3)),
+        "encoder_neighbour_share_uniform": (0.1, 0.25),
+        "chat_first_token_share": all_of(between(0.0, 1.0), greater_than("chat_first_token_uniform", 0.1)),
+        "chat_first_token_uniform": (0.1, 0.5),
+        "chat_sink_heads": (0, 270),
     },
     # Transformer architectures: blocks, MLM / causal LM / span corruption on Austen, parameter counts, SmolLM2
     # weights in the from-scratch utils.LlamaDecoder.
@@ -164,6 +195,15 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "gpt2_xl_rule_ratio": (0.9, 1.0),
         "llama_max_logit_diff": (0.0, 1e-3),
         "greedy_tokens_agree": equals(True),
+        # held-out sentences against the unigram baseline (smoke: 15 steps, too few to beat it; the full run must)
+        "mlm_heldout_accuracy": (0.0, 1.0),
+        "mlm_unigram_accuracy": (0.03, 0.2),  # always "." : 0.084
+        "mlm_heldout_loss": (0.0, 9.0),
+        "mlm_unigram_loss": (4.0, 8.0),  # 5.71
+        "clm_loss_start": (6.0, 9.0),  # about ln(2000) = 7.6 at random init
+        "clm_loss_end": all_of(between(0.0, 8.0), less_than("clm_loss_start", 0.3)),
+        "clm_heldout_loss": (0.0, 9.0),
+        "clm_unigram_loss": (4.0, 8.0),
     },
     # Decoding strategies: SmolLM2's next-token distribution, greedy / beam / sampling from scratch vs generate,
     # temperature / top-k / top-p reshaping, repetition (distinct-n, repeated 4-grams) per method.
@@ -213,6 +253,41 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "best_few_shot_k": one_of(1, 2, 4, 8),
         "best_few_shot_accuracy_mean": greater_than("few_shot_accuracy_mean", -1e-9),  # the best k is at least k = 1
         "best_few_shot_accuracy_std": (0.0, 0.5),
+        "zero_shot_accuracy_se": (0.0, 0.5),  # sqrt(p (1 - p) / n) <= 0.5 / sqrt(n)
+        "zero_shot_label_bias": Rule(
+            "|zero_shot_positive_rate - test_positive_rate|",
+            lambda v, r: abs(v - abs(r["zero_shot_positive_rate"] - r["test_positive_rate"])) < 1e-9,
+        ),
+        "best_few_minus_zero_low": Rule(  # the paired interval's low end is below its mean, the accuracy gap
+            "<= best_few_shot_accuracy_mean - zero_shot_accuracy",
+            lambda v, r: v <= r["best_few_shot_accuracy_mean"] - r["zero_shot_accuracy"] + 1e-9,
+        ),
+        "tokens_per_shot": (5.0, 300.0),  # one "Classify this review: ...\nSentiment: label" block
+        "generation_two_shot_unparsed": Rule(
+            "<= 1 - generation_two_shot_accuracy", lambda v, r: v <= 1 - r["generation_two_shot_accuracy"] + 1e-9
+        ),
+        "generation_gain_two_shot": Rule(
+            "two-shot minus zero-shot generation accuracy",
+            lambda v, r: abs(v - (r["generation_two_shot_accuracy"] - r["generation_zero_shot_accuracy"])) < 1e-9,
+        ),
+        # the raw zero-shot prompt of the template comparison is section 3's zero-shot prompt
+        "raw_zero_shot_accuracy": Rule("== zero_shot_accuracy", lambda v, r: abs(v - r["zero_shot_accuracy"]) < 1e-9),
+        "chat_minus_raw_zero_shot_low": Rule(
+            "<= chat - raw <= high",
+            lambda v, r: (
+                v - 1e-9
+                <= r["chat_zero_shot_accuracy"] - r["raw_zero_shot_accuracy"]
+                <= r["chat_minus_raw_zero_shot_high"] + 1e-9
+            ),
+        ),
+        "chat_minus_raw_two_shot_low": Rule(
+            "<= chat - raw <= high",
+            lambda v, r: (
+                v - 1e-9
+                <= r["chat_two_shot_accuracy"] - r["raw_two_shot_accuracy"]
+                <= r["chat_minus_raw_two_shot_high"] + 1e-9
+            ),
+        ),
     },
     # Pretraining a small GPT on Austen: BPE + windows, train_model, curves, samples, checkpoint, 6ND.
     "07-pretraining-a-small-gpt": {
@@ -275,6 +350,16 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         ),
         "finetune_curve_seconds": (0.0, 60.0),
         "probe_at_smallest_curve_size": (0.0, 1.0),
+        # the frozen encoder puts opposite verdicts close together, far from another topic (0.60 vs 0.05)
+        "cos_brilliant_dull": greater_than("cos_brilliant_unrelated", 0.2),
+        "cos_brilliant_plain": greater_than("cos_brilliant_unrelated", 0.2),
+        # latency per test snippet: printed and recorded, never compared (a busy machine changes it)
+        "zero_shot_ms_per_snippet": (0.0, None),
+        "two_shot_ms_per_snippet": (0.0, None),
+        "probe_ms_per_snippet": (0.0, None),
+        "finetuned_ms_per_snippet": (0.0, None),
+        "gpt_ms_per_snippet": (0.0, None),
+        "fairness_pairs": (16, None),  # the 16 templated sentences, plus the test snippets with a gendered word
     },
     # Instruction fine-tuning: formats, the response-only loss vs TRL, SFT of SmolLM2 (a few steps in smoke mode),
     # forgetting with and without a multi-task mix, continued pretraining on Austen.
