@@ -147,6 +147,12 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "final_val_loss": less_than("initial_val_loss", 1.0),
         "val_perplexity": Rule("== exp(final_val_loss)", lambda v, r: abs(math.log(v) - r["final_val_loss"]) < 1e-4),
         "reload_max_logit_diff": between(0.0, EXACT),
+        # section 6, the GPT beside n-gram models on the same tokens (quiet full run of 2026-11-25): it wins where the
+        # trigram was never seen (225 vs 600), the counts win where it was (15 vs 27), the average beats both (45)
+        "gpt_ppl_unseen_trigrams": less_than("trigram_ppl_unseen_trigrams"),
+        "trigram_ppl_seen_trigrams": less_than("gpt_ppl_seen_trigrams"),
+        "mixture_ppl": all_of(less_than("gpt_all_val_ppl"), less_than("ngram_trigram_interpolated_ppl")),
+        "ngram_trigram_interpolated_ppl": less_than("ngram_bigram_ppl"),  # smoothing by interpolation: 59 vs 83
     },
     # 08-11: checked against the full runs of 2026-11-24 (build/full1, quiet machine for 08 and 09).
     "08-fine-tuning-for-classification": {
@@ -155,6 +161,10 @@ FULL_MODE_CLAIMS: dict[str, dict[str, Expectation]] = {
         "gpt_accuracy": greater_than("gpt_accuracy_start"),
         "finetune_val_loss_end": less_than("finetune_val_loss_start"),
         "probe_curve_last": greater_than("probe_curve_first"),
+        # the learning curve: more labels help fine-tuning (0.777 at 250 vs 0.827 at 4,000) and, with the same 250
+        # labels, fine-tuning beats the probe (0.777 vs 0.703)
+        "finetune_curve_largest": greater_than("finetune_curve_smallest"),
+        "finetune_curve_smallest": greater_than("probe_at_smallest_curve_size"),
         # the prompts' label bias: the zero-shot prompt says "positive" too often (recall 0.96, precision 0.69 in
         # the lead's run of 2026-11-25), more often than the test set is positive
         "zero_shot_recall": greater_than("zero_shot_precision", 0.1),
