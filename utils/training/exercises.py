@@ -1,6 +1,7 @@
-"""The checkers of the exercises of notebooks 07 (pretraining), 08 (classification heads), 09 and 10 (instruction
-tuning, LoRA) and 15 (token classification). Each computes the expected answer itself with the course's own
-functions, so the notebook never shows it; it prints right or wrong and returns it."""
+"""The checkers of the exercises of the notebook template (a loss by hand), notebooks 07 (pretraining), 08
+(classification heads), 09 and 10 (instruction tuning, LoRA) and 15 (token classification). Each computes the
+expected answer itself with the course's own functions, so the notebook never shows it; it prints right or wrong and
+returns it."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ __all__ = [
     "check_loss_mask_reason",
     "check_merged_weight",
     "check_method_choice",
+    "check_mse_by_hand",
     "check_perplexity",
     "check_response_only_loss",
     "check_training_flops",
@@ -66,6 +68,33 @@ def _within(answer: Any, expected: float, rel: float) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------- notebook 07
+
+
+def _template_batch() -> dict[str, torch.Tensor]:
+    return {"predictions": torch.tensor([1.0, 2.0, 3.0]), "targets": torch.tensor([2.0, 4.0, 6.0])}
+
+
+def _mse_mistakes(predictions: torch.Tensor, targets: torch.Tensor) -> list[Any]:
+    """The sum instead of the mean, the mean error unsquared, its absolute value, the root of the mean."""
+    diff = predictions - targets
+    return [
+        (diff**2).sum().item(),
+        diff.mean().item(),
+        diff.abs().mean().item(),
+        (diff**2).mean().sqrt().item(),
+        None,
+    ]
+
+
+@exercise(
+    wrong=_mse_mistakes,
+    solution=lambda predictions, targets: torch.nn.functional.mse_loss(predictions, targets).item(),
+    context=_template_batch,
+)
+def check_mse_by_hand(answer: Any, predictions: torch.Tensor, targets: torch.Tensor) -> bool:
+    """The notebook template's example exercise: the mean squared error of `predictions` against `targets`."""
+    expected = torch.nn.functional.mse_loss(predictions, targets).item()
+    return check_answer("mean squared error by hand", _within(_as_number(answer), expected, 1e-4), expected)
 
 
 @exercise(
