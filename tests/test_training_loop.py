@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from utils.training.loop import evaluate, lr_at, require_training_recipe, to_device, train_model
+from utils.training.loop import evaluate, lr_at, require_training_recipe, to_device, train_model, train_with_recipe
 from utils.training.pretraining import TokenWindowDataset, next_token_loss
 from utils.transformer.gpt import GPT, GPTConfig
 
@@ -150,3 +150,26 @@ def test_require_training_recipe_checks_the_shared_fields() -> None:
     ]:
         with pytest.raises(error, match=field):
             require_training_recipe(Recipe(**{field: bad}), counts=("n_train",))
+
+
+def test_train_with_recipe_is_train_model_with_the_recipe_schedule() -> None:
+    @dataclass(frozen=True)
+    class Schedule:
+        steps: int = 12
+        lr: float = 3e-3
+        warmup_steps: int = 2
+        weight_decay: float = 0.05
+
+    torch.manual_seed(1)
+    model, loader = tiny_problem()
+    by_recipe = train_with_recipe(model, loader, loader, next_token_loss, Schedule(), eval_every=4, progress=False)
+    torch.manual_seed(1)
+    reference, loader = tiny_problem()
+    by_hand = train_model(
+        reference, loader, loader, loss_fn=next_token_loss, steps=12, lr=3e-3, warmup_steps=2, weight_decay=0.05,
+        eval_every=4, eval_batches=len(loader), progress=False,
+    )  # fmt: skip
+    assert by_recipe.val_step == by_hand.val_step == [0, 4, 8, 12]
+    assert by_recipe.train_loss == by_hand.train_loss and by_recipe.val_loss == by_hand.val_loss
+    for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, b)

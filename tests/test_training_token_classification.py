@@ -212,7 +212,7 @@ def test_load_or_train_refuses_a_missing_model_when_told_not_to_train(tmp_path: 
 
 @pytest.mark.slow
 def test_smoke_recipes_train_save_and_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both task models train with their smoke recipe (fine_tune_task_model), are saved into an empty cache with
+    """Both task models train with their smoke recipe (train_with_recipe), are saved into an empty cache with
     their history, and come back in eval mode (load_or_train_task_model)."""
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
     cases = [

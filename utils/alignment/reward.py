@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from ..assets.models import recipe_cache_dir
 from ..course.arguments import require_choice, require_range, require_type
 from ..course.device import device_of
-from ..training.loop import TrainingHistory, require_training_recipe, train_model
+from ..training.loop import TrainingHistory, require_training_recipe, train_with_recipe
 from ..transformer.embeddings import mean_pool
 
 REWARD_NAME = "reward-model"
@@ -283,19 +283,9 @@ def train_reward_model(
         generator=generator,
     )
     val_loader = DataLoader(preference_rows("test", recipe.n_val, seed=recipe.seed), batch_size=32, collate_fn=collate)
-    history = train_model(
-        model,
-        train_loader,
-        val_loader,
-        loss_fn=reward_loss,
-        steps=recipe.steps,
-        lr=recipe.lr,
-        warmup_steps=recipe.warmup_steps,
-        weight_decay=recipe.weight_decay,
-        eval_every=max(2, recipe.steps // 6),
-        eval_batches=len(val_loader),
-        device=device,
-        progress=progress,
+    every = max(2, recipe.steps // 6)
+    history = train_with_recipe(
+        model, train_loader, val_loader, reward_loss, recipe, eval_every=every, device=device, progress=progress
     )
     return model.eval(), history
 

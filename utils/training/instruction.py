@@ -21,7 +21,7 @@ from ..assets.models import recipe_cache_dir
 from ..course.arguments import require_choice, require_range, require_type
 from ..generation.prompting import generate_completions
 from ..generation.scoring import sequence_log_probs
-from .loop import TrainingHistory, train_model
+from .loop import TrainingHistory, train_with_recipe
 
 TEMPLATES = ("chat", "alpaca")
 TASKS = ("wordnet", "summary", "sentiment")
@@ -378,19 +378,9 @@ def train_instruction_model(
         generator=generator,
     )
     val_loader = DataLoader(recipe_rows(recipe, "test"), batch_size=recipe.batch_size, collate_fn=collate)
-    history = train_model(
-        model,
-        train_loader,
-        val_loader,
-        loss_fn=sft_loss,
-        steps=recipe.steps,
-        lr=recipe.lr,
-        warmup_steps=recipe.warmup_steps,
-        weight_decay=recipe.weight_decay,
-        eval_every=max(1, recipe.steps // 4),
-        eval_batches=len(val_loader),
-        device=device,
-        progress=progress,
+    every = max(1, recipe.steps // 4)
+    history = train_with_recipe(
+        model, train_loader, val_loader, sft_loss, recipe, eval_every=every, device=device, progress=progress
     )
     return model.eval(), tokenizer, history
 

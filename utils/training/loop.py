@@ -207,3 +207,34 @@ def train_model(
         bar.set_postfix(postfix, refresh=False)
     model.eval()
     return history
+
+
+def train_with_recipe(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    loss_fn: LossFn,
+    recipe: Any,
+    *,
+    eval_every: int,
+    eval_batches: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> TrainingHistory:
+    """`train_model` with the schedule a recipe dataclass holds (`steps`, `lr`, `warmup_steps`, `weight_decay`; see
+    `require_training_recipe`), scoring `eval_batches` validation batches (None: all of them) every `eval_every`
+    steps."""
+    return train_model(
+        model,
+        train_loader,
+        val_loader,
+        loss_fn=loss_fn,
+        steps=recipe.steps,
+        lr=recipe.lr,
+        warmup_steps=recipe.warmup_steps,
+        weight_decay=recipe.weight_decay,
+        eval_every=eval_every,
+        eval_batches=len(val_loader) if eval_batches is None else eval_batches,
+        device=device,
+        progress=progress,
+    )

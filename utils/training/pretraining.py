@@ -21,7 +21,7 @@ from ..assets.models import recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..transformer.gpt import GPT, GPTConfig
 from ..transformer.tokenizer import BPETokenizer
-from .loop import TrainingHistory, train_model
+from .loop import TrainingHistory, train_with_recipe
 
 
 @dataclass(frozen=True)
@@ -200,18 +200,9 @@ def train_austen_gpt(
         n_layers=r.n_layers,
     )
     model = GPT(config)
-    history = train_model(
-        model,
-        train_loader,
-        val_loader,
-        loss_fn=next_token_loss,
-        steps=r.steps,
-        lr=r.lr,
-        warmup_steps=r.warmup_steps,
-        weight_decay=r.weight_decay,
-        eval_every=max(1, r.steps // 10),
-        eval_batches=10,
-        progress=progress,
+    every = max(1, r.steps // 10)
+    history = train_with_recipe(
+        model, train_loader, val_loader, next_token_loss, r, eval_every=every, eval_batches=10, progress=progress
     )
     return model, tokenizer, config, history
 

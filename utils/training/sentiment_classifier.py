@@ -25,8 +25,8 @@ from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..transformer.padding import encode_texts
 from .classification import classification_loss
-from .loop import TrainingHistory, require_training_recipe
-from .task_models import fine_tune_task_model, load_or_train_task_model
+from .loop import TrainingHistory, require_training_recipe, train_with_recipe
+from .task_models import load_or_train_task_model
 
 SENTIMENT_NAME = "minilm-sentiment"
 
@@ -99,8 +99,11 @@ def train_sentiment_classifier(
     val_loader = DataLoader(val_data, batch_size=64)
     train_loader = DataLoader(train_data, batch_size=recipe.batch_size, shuffle=True, generator=generator)
     loss_fn = classification_loss(tokenizer.pad_token_id)
-    history = fine_tune_task_model(model, train_loader, val_loader, loss_fn, recipe, device=device, progress=progress)
-    return model, tokenizer, history
+    every = max(2, recipe.steps // 5)
+    history = train_with_recipe(
+        model, train_loader, val_loader, loss_fn, recipe, eval_every=every, device=device, progress=progress
+    )
+    return model.eval(), tokenizer, history
 
 
 def load_sentiment_classifier(

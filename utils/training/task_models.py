@@ -1,8 +1,7 @@
 """A fine-tuned transformers model kept in the course cache, one folder per recipe (notebook 15).
 
 `save_task_model` writes the model, its tokenizer, the recipe and the training history with `save_pretrained`;
-`task_model_info` reads the recipe and history back; `fine_tune_task_model` trains one with its recipe's schedule;
-`load_or_train_task_model` reloads such a folder and trains
+`task_model_info` reads the recipe and history back; `load_or_train_task_model` reloads such a folder and trains
 and saves the model first when it is missing (the sentiment classifier and the name tagger both load this way).
 """
 
@@ -18,12 +17,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from ..course.arguments import require_type
-from .loop import LossFn, TrainingHistory, train_model
+from .loop import TrainingHistory
 
-__all__ = ["INFO_FILE", "fine_tune_task_model", "load_or_train_task_model", "save_task_model", "task_model_info"]
+__all__ = ["INFO_FILE", "load_or_train_task_model", "save_task_model", "task_model_info"]
 
 INFO_FILE = "course_recipe.json"
 
@@ -55,36 +53,6 @@ def task_model_info(folder: Path) -> dict[str, Any]:
     if not (folder / INFO_FILE).is_file():
         raise FileNotFoundError(f"No trained model in {str(folder)!r} (its {INFO_FILE} is missing).")
     return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-
-
-def fine_tune_task_model(
-    model: nn.Module,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
-    loss_fn: LossFn,
-    recipe: Any,
-    *,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-) -> TrainingHistory:
-    """`train_model` with the recipe's schedule (`steps`, `lr`, `warmup_steps`, `weight_decay`), the whole
-    validation set scored five times along the way; the model is left in eval mode."""
-    history = train_model(
-        model,
-        train_loader,
-        val_loader,
-        loss_fn=loss_fn,
-        steps=recipe.steps,
-        lr=recipe.lr,
-        warmup_steps=recipe.warmup_steps,
-        weight_decay=recipe.weight_decay,
-        eval_every=max(2, recipe.steps // 5),
-        eval_batches=len(val_loader),
-        device=device,
-        progress=progress,
-    )
-    model.eval()
-    return history
 
 
 def load_or_train_task_model(

@@ -30,8 +30,8 @@ from torch.utils.data import DataLoader
 from ..assets.models import load_encoder_with_head, recipe_cache_dir
 from ..course.arguments import require_range, require_type
 from ..course.device import device_of
-from .loop import TrainingHistory, require_training_recipe
-from .task_models import fine_tune_task_model, load_or_train_task_model
+from .loop import TrainingHistory, require_training_recipe, train_with_recipe
+from .task_models import load_or_train_task_model
 
 TAGS: tuple[str, ...] = ("O", "B-PER", "I-PER")
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
@@ -402,10 +402,11 @@ def train_token_tagger(
     train_loader = DataLoader(
         data.train, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate, generator=generator
     )
-    history = fine_tune_task_model(
-        model, train_loader, val_loader, tagging_loss, recipe, device=device, progress=progress
+    every = max(2, recipe.steps // 5)
+    history = train_with_recipe(
+        model, train_loader, val_loader, tagging_loss, recipe, eval_every=every, device=device, progress=progress
     )
-    return model, tokenizer, history
+    return model.eval(), tokenizer, history
 
 
 def load_token_tagger(
