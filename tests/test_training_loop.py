@@ -173,3 +173,17 @@ def test_train_with_recipe_is_train_model_with_the_recipe_schedule() -> None:
     assert by_recipe.train_loss == by_hand.train_loss and by_recipe.val_loss == by_hand.val_loss
     for a, b in zip(model.parameters(), reference.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_train_with_recipe_caps_the_warm_up_and_runs_without_validation() -> None:
+    @dataclass(frozen=True)
+    class Schedule:
+        steps: int = 6
+        lr: float = 3e-3
+        warmup_steps: int = 20  # more than steps: capped at steps
+        weight_decay: float = 0.0
+
+    model, loader = tiny_problem()
+    history = train_with_recipe(model, loader, None, next_token_loss, Schedule(), eval_every=2, progress=False)
+    assert history.val_loss == [] and len(history.train_loss) == 6
+    assert history.lr == [lr_at(s, lr=3e-3, warmup_steps=6, total_steps=6) for s in range(6)]

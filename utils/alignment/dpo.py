@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from ..course.arguments import require_range, require_type
 from ..generation.scoring import sequence_log_probs
 from ..training.instruction import pad_examples, pad_id_of, tokenize_example
-from ..training.loop import TrainingHistory, train_model
+from ..training.loop import TrainingHistory, train_with_recipe
 from ..training.lora import disable_lora, load_lora, lora_layers, remove_lora, save_lora
 from .policy import add_policy_lora
 from .reward import preference_rows
@@ -317,7 +317,7 @@ def train_dpo(
 ) -> tuple[nn.Module, Any, TrainingHistory, DPOLossFn]:
     """Train a fresh LoRA adapter on SmolLM2 (or on `model`, changed in place: an adapter it has is replaced, so the
     same recipe always trains the same adapter) with the DPO loss on `recipe.steps * recipe.batch_size` training
-    pairs (`preference_rows`, each seen once) through `train_model`.
+    pairs (`preference_rows`, each seen once) through `train_with_recipe`.
     Returns `(model in eval mode, tokenizer, history, loss_fn)`; `loss_fn.train_log` holds the per-step implicit
     rewards, `history.val_loss` the DPO loss on `recipe.n_val` held-out pairs."""
     from ..assets.models import load_chat_model
@@ -342,19 +342,8 @@ def train_dpo(
         val_rows = preference_rows("test", recipe.n_val, seed=recipe.seed)
         val_loader = DataLoader(val_rows, batch_size=recipe.batch_size, collate_fn=collate)
     loss_fn = DPOLossFn(recipe.beta)
-    history = train_model(
-        model,
-        train_loader,
-        val_loader,
-        loss_fn=loss_fn,
-        steps=recipe.steps,
-        lr=recipe.lr,
-        warmup_steps=min(recipe.warmup_steps, recipe.steps),
-        weight_decay=recipe.weight_decay,
-        eval_every=recipe.eval_every,
-        eval_batches=len(val_loader) if val_loader is not None else 1,
-        device=device,
-        progress=progress,
+    history = train_with_recipe(
+        model, train_loader, val_loader, loss_fn, recipe, eval_every=recipe.eval_every, device=device, progress=progress
     )
     return model.eval(), tokenizer, history, loss_fn
 

@@ -212,7 +212,7 @@ def train_model(
 def train_with_recipe(
     model: nn.Module,
     train_loader: DataLoader,
-    val_loader: DataLoader,
+    val_loader: DataLoader | None,
     loss_fn: LossFn,
     recipe: Any,
     *,
@@ -221,9 +221,11 @@ def train_with_recipe(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainingHistory:
-    """`train_model` with the schedule a recipe dataclass holds (`steps`, `lr`, `warmup_steps`, `weight_decay`; see
-    `require_training_recipe`), scoring `eval_batches` validation batches (None: all of them) every `eval_every`
-    steps."""
+    """`train_model` with the schedule a recipe dataclass holds (`steps`, `lr`, `warmup_steps` capped at `steps`,
+    `weight_decay`; see `require_training_recipe`), scoring `eval_batches` validation batches (None: all of them)
+    every `eval_every` steps; `val_loader` may be None (no validation)."""
+    if eval_batches is None:
+        eval_batches = len(val_loader) if val_loader is not None else 1
     return train_model(
         model,
         train_loader,
@@ -231,10 +233,10 @@ def train_with_recipe(
         loss_fn=loss_fn,
         steps=recipe.steps,
         lr=recipe.lr,
-        warmup_steps=recipe.warmup_steps,
+        warmup_steps=min(recipe.warmup_steps, recipe.steps),
         weight_decay=recipe.weight_decay,
         eval_every=eval_every,
-        eval_batches=len(val_loader) if eval_batches is None else eval_batches,
+        eval_batches=eval_batches,
         device=device,
         progress=progress,
     )
