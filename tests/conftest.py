@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -169,3 +171,31 @@ def chromium() -> str:
     except ImportError:
         skip_or_fail("pip playwright is not installed: run `make setup` (it is pinned in requirements.txt)")
     return path
+
+
+@contextmanager
+def _browser_page(
+    chromium: str, viewport: dict[str, int], screenshot: Path, *, full_page: bool = False
+) -> Iterator[Any]:
+    """A page of a headless `chromium` (playwright) with `viewport`; its screenshot goes to `screenshot` when the
+    block ends, also when it fails, and the browser is closed."""
+    from playwright.sync_api import sync_playwright
+
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport=viewport)
+            try:
+                yield page
+            finally:
+                page.screenshot(path=str(screenshot), full_page=full_page)
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: str) -> Callable[..., Any]:
+    """`with browser_page(viewport, screenshot, full_page=False) as page:` a page of the real browser (see
+    `chromium`: the test skips, or fails in CI, without one), screenshot saved when the block ends."""
+    return functools.partial(_browser_page, chromium)

@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,51 +154,40 @@ def _code_cells(path: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_notebook_00_runs_in_jupyterlab(chromium: str, lab_server: LabServer) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_notebook_00_runs_in_jupyterlab(browser_page: Any, lab_server: LabServer) -> None:
     before = NOTEBOOK.read_bytes()
     n_code = _code_cells(NOTEBOOK)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     url = f"{lab_server.url}/lab/workspaces/course-test/tree/{NOTEBOOK.name}?reset&token={lab_server.token}"
     timings: dict[str, float] = {}
     start = time.monotonic()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            try:
-                page.goto(url)
-                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=KERNEL_IDLE_MS)
-                timings["page and kernel ready"] = time.monotonic() - start
-                cells = page.locator(".jp-CodeCell").count()
-                assert cells == n_code, f"JupyterLab shows {cells} code cells, the notebook has {n_code}"
+    with browser_page({"width": 1400, "height": 900}, SCREENSHOT, full_page=False) as page:
+        page.goto(url)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=KERNEL_IDLE_MS)
+        timings["page and kernel ready"] = time.monotonic() - start
+        cells = page.locator(".jp-CodeCell").count()
+        assert cells == n_code, f"JupyterLab shows {cells} code cells, the notebook has {n_code}"
 
-                page.get_by_role("menuitem", name="Run").click()
-                page.get_by_text("Run All Cells", exact=True).click()
-                prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
-                busy, ran = prompts.filter(has_text="[*]"), prompts.filter(has_text=re.compile(r"\[\d+\]"))
-                deadline = time.monotonic() + RUN_ALL_S
-                # The status bar says Idle between cells while the rest are still queued: wait on the prompts instead.
-                while busy.count() or not ran.count():
-                    assert time.monotonic() < deadline, f"cells still queued or running after {RUN_ALL_S:.0f} s"
-                    page.wait_for_timeout(500)
-                timings["run all cells"] = time.monotonic() - start - timings["page and kernel ready"]
+        page.get_by_role("menuitem", name="Run").click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+        busy, ran = prompts.filter(has_text="[*]"), prompts.filter(has_text=re.compile(r"\[\d+\]"))
+        deadline = time.monotonic() + RUN_ALL_S
+        # The status bar says Idle between cells while the rest are still queued: wait on the prompts instead.
+        while busy.count() or not ran.count():
+            assert time.monotonic() < deadline, f"cells still queued or running after {RUN_ALL_S:.0f} s"
+            page.wait_for_timeout(500)
+        timings["run all cells"] = time.monotonic() - start - timings["page and kernel ready"]
 
-                tracebacks = page.locator(".jp-OutputArea-output pre:has-text('Traceback')")
-                shown = "\n\n".join(text[-1500:] for text in tracebacks.all_inner_texts())
-                assert tracebacks.count() == 0, f"{tracebacks.count()} cell(s) show a traceback:\n{shown}"
-                shown = " ".join(prompts.all_inner_texts())
-                assert ran.count() == n_code, f"only {ran.count()} of {n_code} code cells ran; prompts: {shown}"
-                outputs = page.locator(".jp-OutputArea-output")
-                assert outputs.filter(has_text=SUCCESS_LINE).count() == 1, "the set-up check did not pass"
-                assert outputs.filter(has_text=TOKENIZER_LINE).count() == 1, "the tokenizer cell shows no result"
-                figures = page.locator(".jp-OutputArea-output img")
-                assert figures.count() == FIGURES, f"{figures.count()} figures shown, expected {FIGURES}"
-                figures.last.scroll_into_view_if_needed()
-            finally:
-                page.screenshot(path=str(SCREENSHOT))
-        finally:
-            browser.close()
+        tracebacks = page.locator(".jp-OutputArea-output pre:has-text('Traceback')")
+        shown = "\n\n".join(text[-1500:] for text in tracebacks.all_inner_texts())
+        assert tracebacks.count() == 0, f"{tracebacks.count()} cell(s) show a traceback:\n{shown}"
+        shown = " ".join(prompts.all_inner_texts())
+        assert ran.count() == n_code, f"only {ran.count()} of {n_code} code cells ran; prompts: {shown}"
+        outputs = page.locator(".jp-OutputArea-output")
+        assert outputs.filter(has_text=SUCCESS_LINE).count() == 1, "the set-up check did not pass"
+        assert outputs.filter(has_text=TOKENIZER_LINE).count() == 1, "the tokenizer cell shows no result"
+        figures = page.locator(".jp-OutputArea-output img")
+        assert figures.count() == FIGURES, f"{figures.count()} figures shown, expected {FIGURES}"
+        figures.last.scroll_into_view_if_needed()
     print(", ".join(f"{name}: {seconds:.1f} s" for name, seconds in timings.items()), f"screenshot: {SCREENSHOT}")
     assert NOTEBOOK.read_bytes() == before, "the repository's notebook must not change"

@@ -208,74 +208,63 @@ def _wait_for_answer(page: Any, expected: str, timeout_ms: int = 30_000) -> None
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_app_in_a_real_browser(chromium: str, served: ServedApp) -> None:
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+def test_app_in_a_real_browser(browser_page: Any, served: ServedApp) -> None:
     outside: list[str] = []
     timings: dict[str, float] = {}
     start = time.monotonic()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            local = re.compile(rf"^({re.escape(served.url)}|data:|blob:|about:)")
-            page.on("request", lambda request: None if local.match(request.url) else outside.append(request.url))
+    with browser_page({"width": 1100, "height": 1000}, SCREENSHOT, full_page=True) as page:
+        local = re.compile(rf"^({re.escape(served.url)}|data:|blob:|about:)")
+        page.on("request", lambda request: None if local.match(request.url) else outside.append(request.url))
+        page.goto(served.url)
+        page.locator("#q textarea").wait_for(timeout=30_000)
+        assert served.bot.model_version in page.locator("#versions").inner_text()
+        assert served.bot.index_version in page.locator("#versions").inner_text()
+        timings["page ready"] = time.monotonic() - start
+
+        # A question: the answer streams in (several growing values), the sources appear under it.
+        n_timed = len(served.log(LATENCY_FILE))
+        _ask(page, QUESTION)
+        seen: list[str] = []
+        deadline = time.monotonic() + 120
+        while len(served.log(LATENCY_FILE)) == n_timed:  # the server logs the latency when it is done
+            assert time.monotonic() < deadline, "no answer within 120 s"
+            value = page.locator("#a textarea").input_value()
+            if value and (not seen or value != seen[-1]):
+                seen.append(value)
+            page.wait_for_timeout(50)
+        page.wait_for_timeout(300)  # the last streamed value reaches the page after the log line
+        final = page.locator("#a textarea").input_value()
+        timings["question answered"] = time.monotonic() - start - timings["page ready"]
+        assert final.strip(), "the answer box stayed empty"
+        # growing values; the last may be shorter when the app cut a loop (a repeated line) off
+        grows = all(final.startswith(v) or v.startswith(final) for v in seen)
+        assert len(seen) >= 2 and grows, f"not streamed: {seen}"
+        sources = page.locator("#sources").inner_text()
+        titles = [document.title for document in served.bot.index.documents]
+        assert "Sources" in sources and any(title in sources for title in titles), sources
+
+        # Feedback on that answer.
+        n_feedback = len(served.log(FEEDBACK_FILE))
+        page.locator("#up").click()
+        page.wait_for_function("() => document.querySelector('#feedback').innerText.includes('recorded')")
+        assert served.log(FEEDBACK_FILE)[-1]["rating"] == "up"
+        assert len(served.log(FEEDBACK_FILE)) == n_feedback + 1
+
+        # Bad input: a clear message in the answer box, no sources, and the page still works.
+        for label, question, message in (
+            ("empty", "", EMPTY_MESSAGE),  # each message differs from the one before it
+            ("too long", TOO_LONG, "the limit is"),
+            ("spaces only", "   \n  ", EMPTY_MESSAGE),
+            ("not UTF-8", None, NOT_UTF8_MESSAGE),
+        ):
+            _ask(page, question, surrogate=question is None)
             try:
-                page.goto(served.url)
-                page.locator("#q textarea").wait_for(timeout=30_000)
-                assert served.bot.model_version in page.locator("#versions").inner_text()
-                assert served.bot.index_version in page.locator("#versions").inner_text()
-                timings["page ready"] = time.monotonic() - start
-
-                # A question: the answer streams in (several growing values), the sources appear under it.
-                n_timed = len(served.log(LATENCY_FILE))
-                _ask(page, QUESTION)
-                seen: list[str] = []
-                deadline = time.monotonic() + 120
-                while len(served.log(LATENCY_FILE)) == n_timed:  # the server logs the latency when it is done
-                    assert time.monotonic() < deadline, "no answer within 120 s"
-                    value = page.locator("#a textarea").input_value()
-                    if value and (not seen or value != seen[-1]):
-                        seen.append(value)
-                    page.wait_for_timeout(50)
-                page.wait_for_timeout(300)  # the last streamed value reaches the page after the log line
-                final = page.locator("#a textarea").input_value()
-                timings["question answered"] = time.monotonic() - start - timings["page ready"]
-                assert final.strip(), "the answer box stayed empty"
-                # growing values; the last may be shorter when the app cut a loop (a repeated line) off
-                grows = all(final.startswith(v) or v.startswith(final) for v in seen)
-                assert len(seen) >= 2 and grows, f"not streamed: {seen}"
-                sources = page.locator("#sources").inner_text()
-                titles = [document.title for document in served.bot.index.documents]
-                assert "Sources" in sources and any(title in sources for title in titles), sources
-
-                # Feedback on that answer.
-                n_feedback = len(served.log(FEEDBACK_FILE))
-                page.locator("#up").click()
-                page.wait_for_function("() => document.querySelector('#feedback').innerText.includes('recorded')")
-                assert served.log(FEEDBACK_FILE)[-1]["rating"] == "up"
-                assert len(served.log(FEEDBACK_FILE)) == n_feedback + 1
-
-                # Bad input: a clear message in the answer box, no sources, and the page still works.
-                for label, question, message in (
-                    ("empty", "", EMPTY_MESSAGE),  # each message differs from the one before it
-                    ("too long", TOO_LONG, "the limit is"),
-                    ("spaces only", "   \n  ", EMPTY_MESSAGE),
-                    ("not UTF-8", None, NOT_UTF8_MESSAGE),
-                ):
-                    _ask(page, question, surrogate=question is None)
-                    try:
-                        _wait_for_answer(page, message)
-                    except Exception as err:
-                        shown = page.locator("#a textarea").input_value()
-                        raise AssertionError(f"{label}: expected {message!r}, the page shows {shown!r}") from err
-                    assert "Sources" not in page.locator("#sources").inner_text(), f"{label}: sources shown"
-                timings["bad inputs refused"] = time.monotonic() - start - sum(timings.values())
-            finally:
-                page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+                _wait_for_answer(page, message)
+            except Exception as err:
+                shown = page.locator("#a textarea").input_value()
+                raise AssertionError(f"{label}: expected {message!r}, the page shows {shown!r}") from err
+            assert "Sources" not in page.locator("#sources").inner_text(), f"{label}: sources shown"
+        timings["bad inputs refused"] = time.monotonic() - start - sum(timings.values())
     timings["total"] = time.monotonic() - start
     print(", ".join(f"{name}: {seconds:.1f} s" for name, seconds in timings.items()), f"screenshot: {SCREENSHOT}")
     assert not outside, f"the page made requests outside the app: {outside}"
