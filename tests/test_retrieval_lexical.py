@@ -1,4 +1,5 @@
-"""utils.retrieval.lexical: BM25 scores equal the Okapi formula computed by hand on a tiny corpus."""
+"""utils.retrieval.lexical: BM25 scores equal the Okapi formula computed by hand on a tiny corpus, and rank_bm25 on
+package descriptions."""
 
 from __future__ import annotations
 
@@ -55,3 +56,21 @@ def test_bad_arguments_are_named() -> None:
         BM25Index(DOCS, b=2.0)
     with pytest.raises(ValueError, match="`k`"):
         BM25Index(DOCS).search("cat", k=0)
+
+
+def test_scores_equal_rank_bm25_on_package_descriptions() -> None:
+    """The reference: rank_bm25's BM25Okapi (term counts, length normalisation, average length) with the idf this
+    index uses (Lucene's ln(1 + (N - n + 0.5) / (n + 0.5)), always positive; BM25Okapi's own can go negative)."""
+    from rank_bm25 import BM25Okapi
+
+    from utils.retrieval.documents import package_documents
+
+    class LuceneIdfBM25(BM25Okapi):
+        def _calc_idf(self, nd: dict[str, int]) -> None:
+            self.idf = {term: math.log(1 + (self.corpus_size - n + 0.5) / (n + 0.5)) for term, n in nd.items()}
+
+    documents = package_documents("train", limit=200)
+    ours = BM25Index(documents, k1=1.2, b=0.75)
+    reference = LuceneIdfBM25([words(d.text) for d in documents], k1=1.2, b=0.75)
+    for query in ("a library for parsing XML files", "command line tool to edit images", "python bindings"):
+        assert ours.scores(query) == pytest.approx(list(reference.get_scores(words(query))), rel=1e-9, abs=1e-12)

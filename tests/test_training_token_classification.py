@@ -230,3 +230,22 @@ def test_smoke_recipes_train_save_and_reload(tmp_path: Path, monkeypatch: pytest
         reloaded, _ = load(recipe, train_if_missing=False, device="cpu")
         for (name, a), (_, b) in zip(model.state_dict().items(), reloaded.state_dict().items(), strict=True):
             assert torch.equal(a, b), name
+
+
+def test_entity_scores_equal_seqeval_on_random_tag_sequences() -> None:
+    """The reference: seqeval's CoNLL-style (default mode) entity precision, recall and F1, on random tag sequences
+    that hold every awkward case (I- after O, B- after B-, entities at the ends)."""
+    from seqeval import metrics
+
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        lengths = torch.randint(1, 12, (6,), generator=generator).tolist()
+
+        def draw(lengths: list[int] = lengths) -> list[list[str]]:
+            return [[TAGS[i] for i in torch.randint(0, len(TAGS), (n,), generator=generator).tolist()] for n in lengths]
+
+        gold, predicted = draw(), draw()
+        ours = entity_scores(gold, predicted)
+        assert ours.precision == pytest.approx(metrics.precision_score(gold, predicted, zero_division=0))
+        assert ours.recall == pytest.approx(metrics.recall_score(gold, predicted, zero_division=0))
+        assert ours.f1 == pytest.approx(metrics.f1_score(gold, predicted, zero_division=0))
