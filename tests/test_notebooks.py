@@ -90,6 +90,9 @@ def test_runner_reports_records_and_failures(tmp_path: Path, repo_root: Path) ->
     assert rows["02-bad.ipynb"]["status"].startswith("FAILED: ZeroDivisionError"), rows["02-bad.ipynb"]
     assert "FAILED: ZeroDivisionError" in proc.stdout and "peak RAM (MiB)" in proc.stdout, proc.stdout
     assert "| 02-bad.ipynb |" in (out / "run-report.md").read_text(encoding="utf-8")
+    executed = json.loads(next(out.rglob("01-good.ipynb")).read_text(encoding="utf-8"))
+    shown = [o.get("output_type") for cell in executed["cells"] for o in cell.get("outputs", [])]
+    assert "execute_result" not in shown, "a cell ending in record(...) must show its value once, not as Out[n] too"
 
 
 @pytest.mark.slow

@@ -46,7 +46,7 @@ def by_mode(full: T, smoke: T) -> T:
     return smoke if smoke_mode() else full
 
 
-def _jsonable(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """Convert numbers from numpy/torch and nested containers to plain JSON types."""
     if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
         value = value.item()
@@ -57,33 +57,33 @@ def _jsonable(value: Any) -> Any:
             raise ValueError(f"`value` must be a finite number, got {value!r}.")
         return value
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [plain_json(v) for v in value]
     raise TypeError(
         f"`value` must be a number, string, bool, None, or a list/dict of those, got {type(value).__name__}."
     )
 
 
-def record(name: str, value: Any) -> Any:
-    """Record a result under `name` in the notebook's output and return it as plain JSON data.
+def record(name: str, value: Any) -> None:
+    """Record a result under `name` in the notebook's output (as plain JSON data, see `plain_json`).
 
-    The cell shows `name = value`; the machine-readable copy sits beside it in the cell output, where
-    `read_records` (and the tests) find it. Outside a notebook nothing is displayed.
+    The cell shows `name = value` once; the machine-readable copy sits beside it in the cell output, where
+    `read_records` (and the tests) find it. It returns nothing, so a cell ending in `record(...)` shows no second
+    `Out[n]:` copy. Outside a notebook nothing is displayed.
     """
     require_type("name", name, str)
     if not name.isidentifier():
         raise ValueError(f"`name` must be a valid Python identifier (e.g. 'val_loss'), got {name!r}.")
-    clean = _jsonable(value)
+    clean = plain_json(value)
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython is always installed with the course
-        return clean
+        return
     if get_ipython() is not None:
         shown = f"{clean:.4g}" if isinstance(clean, float) else repr(clean)
         display({"text/plain": f"{name} = {shown}", RECORD_MIME: {"name": name, "value": clean}}, raw=True)
-    return clean
 
 
 def read_records(notebook: str | os.PathLike[str]) -> dict[str, Any]:
