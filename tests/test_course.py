@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import utils
-from utils.course import device, exercises, plotting, runtime
-from utils.course.runtime import RECORD_MIME, SMOKE_ENV
+from utils.course import device, grading, plotting, runtime
+from utils.course.runtime import RECORD_MIME, SMOKE_ENV, plain_json
 
 
 def _draws() -> tuple[float, float, list[float]]:
@@ -65,8 +65,9 @@ def test_by_mode_picks_the_value_for_the_current_mode(monkeypatch: pytest.Monkey
 
 
 def test_record_stores_plain_values() -> None:
-    assert utils.record("test_loss", torch.tensor(1.25)) == 1.25
-    assert utils.record("test_table", {"a": [1, 2.5], "b": np.float64(3.0)}) == {"a": [1, 2.5], "b": 3.0}
+    assert plain_json(torch.tensor(1.25)) == 1.25
+    assert plain_json({"a": [1, 2.5], "b": np.float64(3.0)}) == {"a": [1, 2.5], "b": 3.0}
+    assert utils.record("test_loss", torch.tensor(1.25)) is None, "a cell ending in record(...) must not show Out[n]"
 
 
 def test_read_records_finds_values_in_an_executed_notebook(tmp_path) -> None:
@@ -118,7 +119,7 @@ def test_check_answer_says_right_or_wrong(capsys: pytest.CaptureFixture[str]) ->
     ],
 )
 def test_is_correct_compares_like_a_teacher(got, expected, right) -> None:
-    assert exercises.is_correct(got, expected) is right
+    assert grading.is_correct(got, expected) is right
 
 
 def test_plot_helpers_draw_what_they_are_given() -> None:

@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-from utils.course.exercises import EXERCISES, exercise, import_checker_modules
+from utils.course.grading import EXERCISES, exercise, import_checker_modules
 
 EXERCISE_MODULES = import_checker_modules()
 

@@ -32,7 +32,7 @@ def test_best_seconds_is_the_fastest_repeat() -> None:
 
 
 def test_exercise_checkers_are_registered() -> None:
-    from utils.course.exercises import EXERCISES
+    from utils.course.grading import EXERCISES
 
     names = [n for n in exercises.__all__ if n.startswith("check_")]
     assert all(f"utils.inference.exercises.{n}" in EXERCISES for n in names)

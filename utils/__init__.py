@@ -19,7 +19,7 @@ Every package with exercises has an `exercises.py` module holding their checkers
 """
 
 from .course.device import get_device
-from .course.exercises import check_answer, compare
+from .course.grading import check_answer, compare
 from .course.quiet import quiet_known_library_noise
 from .course.runtime import by_mode, record, smoke_mode
 from .course.seeding import set_seed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from .loop import MalformedCall, parse_action
 from .schema import schema_errors
 from .tools import calculator_tool

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from .dpo import dpo_loss
 from .ppo import gae, group_advantages, ppo_clip_loss
 from .reward import bradley_terry_loss, ranked_pairs

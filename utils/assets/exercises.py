@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..course.arguments import require_type
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 
 __all__ = ["CAKE_LAYERS", "check_cake_layer", "check_closest_sentence", "check_completion_room"]
 

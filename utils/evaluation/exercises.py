@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from .classification_metrics import classification_metrics
 from .likelihood import wilson_interval
 from .overlap_metrics import bleu_breakdown, rouge_n

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..course.architecture_diagrams import BEAM_EXAMPLE_TREE, beam_search_tree
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from ..evaluation.text_metrics import distinct_n
 from .decoding import top_k_filter
 

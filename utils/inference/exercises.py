@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from .kv_cache import kv_cache_bytes
 from .memory_budget import training_memory
 

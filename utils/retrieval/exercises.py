@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 
 __all__ = ["check_recall_at_3"]
 

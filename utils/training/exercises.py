@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from ..course.seeding import set_seed
 from ..generation.scoring import sequence_log_probs
 from ..transformer.gpt import GPT, GPTConfig

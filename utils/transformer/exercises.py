@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..course.arguments import require_range, require_type
-from ..course.exercises import check_answer, exercise
+from ..course.grading import check_answer, exercise
 from .blocks import DecoderBlock
 from .llama import LlamaConfig
 from .positional import sinusoidal_positional_encoding

@@ -137,7 +137,6 @@ def import_checker_modules() -> list[str]:
     import utils
 
     names = [m.name for m in pkgutil.walk_packages(utils.__path__, prefix="utils.") if m.name.endswith(".exercises")]
-    names = [name for name in names if name != __name__]  # this module is the machinery, not a set of checkers
     for name in names:
         importlib.import_module(name)
     return names
