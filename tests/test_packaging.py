@@ -113,3 +113,24 @@ def test_readme_table_keeps_shown_numbers_of_notebooks_without_a_new_report() ->
     fresh = shown_numbers(build_table({first: {"seconds": 12.3, "peak_mib": 2048}}, {}, current))
     assert fresh[first] == ("12 s", current[first][1], "2.0 GiB")
     assert shown_numbers(build_table({}, {}, {}))[first] == ("-", "-", "-")
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_colab_installs_the_tested_pins_of_every_dependency() -> None:
+    """On Colab the setup cell installs the course with requirements.txt (torch's line removed) as constraints, so
+    every run-time dependency gets the tested version, not whatever Colab has preinstalled within pyproject's range."""
+    import tomllib
+
+    from scripts.sync_notebook_links import repository
+
+    cell = repository().setup_cell()
+    assert "!grep -v '^torch==' " in cell and "-c /tmp/course-pins.txt" in cell, cell
+    pins = _requirement_lines(ROOT / "requirements.txt")
+    kept = [line for line in pins if not line.startswith("torch==")]
+    assert [_name(line) for line in pins if line not in kept] == ["torch"], "the filter must drop torch only"
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    unpinned = sorted({_name(dep) for dep in dependencies} - {_name(line) for line in kept} - {"torch"})
+    assert not unpinned, f"pin these run-time dependencies in requirements.txt (and environment.yml): {unpinned}"
