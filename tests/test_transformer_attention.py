@@ -65,34 +65,6 @@ def test_sdpa_causal_matches_torch(seq_len) -> None:
 
 def test_causal_mask_layout() -> None:
     assert causal_mask(3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
-    with pytest.raises(ValueError, match="`n`"):
-        causal_mask(0)
-    with pytest.raises(TypeError, match="`n`"):
-        causal_mask(2.0)
-
-
-@pytest.mark.parametrize(
-    ("q_shape", "k_shape", "v_shape", "name"),
-    [
-        ((4, 8), (4, 6), (4, 8), "`k`"),
-        ((4, 8), (4, 8), (5, 8), "`v`"),
-        ((8,), (4, 8), (4, 8), "`q`"),
-        ((2, 4, 8), (3, 4, 8), (3, 4, 8), "broadcast"),
-    ],
-)
-def test_sdpa_shape_errors_name_the_argument(q_shape, k_shape, v_shape, name) -> None:
-    with pytest.raises(ValueError, match=name):
-        scaled_dot_product_attention(torch.randn(q_shape), torch.randn(k_shape), torch.randn(v_shape))
-
-
-def test_sdpa_mask_errors() -> None:
-    q = k = v = torch.randn(2, 4, 8)
-    with pytest.raises(ValueError, match=r"`mask`.*\(2, 4, 4\)"):
-        scaled_dot_product_attention(q, k, v, torch.ones(4, 5, dtype=torch.bool))
-    with pytest.raises(TypeError, match=r"`mask`.*boolean"):
-        scaled_dot_product_attention(q, k, v, torch.ones(4, 4))
-    with pytest.raises(TypeError, match="`q`"):
-        scaled_dot_product_attention([[1.0]], k, v)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -125,10 +97,6 @@ def test_multi_head_attention_from_torch_and_errors() -> None:
         MultiHeadAttention(10, 3)
     with pytest.raises(ValueError, match="`mha`"):
         MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, kdim=4, vdim=4, batch_first=True))
-    with pytest.raises(ValueError, match="`x`"):
-        ours(torch.randn(2, 5, 6))
-    with pytest.raises(TypeError, match="`mha`"):
-        MultiHeadAttention.from_torch(nn.Linear(8, 8))
 
 
 def test_split_and_merge_heads_are_inverse() -> None:

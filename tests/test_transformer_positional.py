@@ -30,13 +30,9 @@ def test_positional_encoding_is_unique_per_position() -> None:
     torch.testing.assert_close(pe.norm(dim=1), torch.full((512,), math.sqrt(32)), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize(
-    ("args", "error", "name"),
-    [((0, 8), ValueError, "`seq_len`"), ((4, 7), ValueError, "`d_model`.*even"), ((4.0, 8), TypeError, "`seq_len`")],
-)
-def test_positional_encoding_argument_errors(args, error, name) -> None:
-    with pytest.raises(error, match=name):
-        sinusoidal_positional_encoding(*args)
+def test_positional_encoding_needs_an_even_d_model() -> None:
+    with pytest.raises(ValueError, match=r"`d_model`.*even"):
+        sinusoidal_positional_encoding(4, 7)
 
 
 @pytest.mark.parametrize("theta", [10000.0, 100000.0])
@@ -61,5 +57,3 @@ def test_rope_scores_depend_only_on_the_offset() -> None:
     for offset in range(-11, 12):
         diagonal = scores.diagonal(offset)
         assert (diagonal.max() - diagonal.min()).item() < 1e-4
-    with pytest.raises(ValueError, match="`head_dim`"):
-        rope_cos_sin(torch.arange(4), 7)

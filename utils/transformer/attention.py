@@ -18,13 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..course.arguments import require_range, require_type
-
 
 def causal_mask(n: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     """Boolean `[n, n]` mask, True on and below the diagonal: position i may attend to positions 0..i only."""
-    require_type("n", n, int)
-    require_range("n", n, low=1)
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
@@ -40,47 +36,6 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(batch, seq_len, n_heads * d_head)
 
 
-def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        require_type(name, tensor, torch.Tensor)
-        if tensor.ndim < 2:
-            raise ValueError(
-                f"`{name}` must have at least 2 dims (..., seq_len, dim), got shape {tuple(tensor.shape)}."
-            )
-    if k.shape[-1] != q.shape[-1]:
-        raise ValueError(
-            f"`k` must have the same last dim as `q` (d_k = {q.shape[-1]}): expected shape (..., seq_len_k, "
-            f"{q.shape[-1]}), got {tuple(k.shape)}."
-        )
-    if v.shape[-2] != k.shape[-2]:
-        raise ValueError(
-            f"`v` must have one row per key (seq_len_k = {k.shape[-2]}): expected shape (..., {k.shape[-2]}, d_v), "
-            f"got {tuple(v.shape)}."
-        )
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError as err:
-        raise ValueError(
-            f"the leading (batch/head) dims of `q` {tuple(q.shape)}, `k` {tuple(k.shape)} and `v` "
-            f"{tuple(v.shape)} must broadcast together."
-        ) from err
-
-
-def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> None:
-    require_type("mask", mask, torch.Tensor)
-    if mask.dtype != torch.bool:
-        raise TypeError(f"`mask` must be a boolean tensor (True = may attend), got dtype {mask.dtype}.")
-    try:
-        fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"`mask` must broadcast to the scores' shape {tuple(scores_shape)} (..., seq_len_q, seq_len_k), "
-            f"got {tuple(mask.shape)}."
-        )
-
-
 def scaled_dot_product_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,10 +46,8 @@ def scaled_dot_product_attention(
     may attend, False = blocked (torch SDPA's boolean `attn_mask` convention). A row with every key blocked gives
     NaN, as in torch. output: `(..., seq_len_q, d_v)`; weights: `(..., seq_len_q, seq_len_k)`, rows sum to 1.
     """
-    _check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
-        _check_mask(mask, scores.shape)
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights
@@ -135,13 +88,7 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, causal: bool = False, bias: bool = True) -> None:
         super().__init__()
-        require_type("d_model", d_model, int)
-        require_type("n_heads", n_heads, int)
-        require_type("causal", causal, bool)
-        require_type("bias", bias, bool)
-        require_range("d_model", d_model, low=1)
-        require_range("n_heads", n_heads, low=1)
-        if d_model % n_heads:
+        if n_heads < 1 or d_model % n_heads:
             raise ValueError(
                 f"`n_heads` must divide `d_model` (each head gets d_model / n_heads dims), got d_model={d_model}, "
                 f"n_heads={n_heads}."
@@ -157,9 +104,6 @@ class MultiHeadAttention(nn.Module):
         `(batch, n_heads, seq_len, seq_len)` (combined with the causal mask when `causal=True`).
         Returns the output `(batch, seq_len, d_model)`, and with `return_weights=True` also the attention
         weights per head `(batch, n_heads, seq_len, seq_len)`."""
-        require_type("x", x, torch.Tensor)
-        if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"`x` must have shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}.")
         q, k, v = (split_heads(t, self.n_heads) for t in self.in_proj(x).chunk(3, dim=-1))
         heads, weights = attend(q, k, v, mask, causal=self.causal, return_weights=return_weights)
         output = self.out_proj(merge_heads(heads))
@@ -169,7 +113,6 @@ class MultiHeadAttention(nn.Module):
     @torch.no_grad()
     def from_torch(cls, mha: nn.MultiheadAttention, *, causal: bool = False) -> MultiHeadAttention:
         """A new module with the sizes and weights of `mha` (a `torch.nn.MultiheadAttention`)."""
-        require_type("mha", mha, nn.MultiheadAttention)
         if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
             raise ValueError("`mha` must use plain self-attention (no kdim/vdim, add_bias_kv or add_zero_attn).")
         has_bias = mha.in_proj_bias is not None
@@ -188,8 +131,6 @@ class CrossAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, bias: bool = True) -> None:
         super().__init__()
-        if d_model % n_heads:
-            raise ValueError(f"`n_heads` must divide `d_model`, got d_model={d_model}, n_heads={n_heads}.")
         self.n_heads = n_heads
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.kv_proj = nn.Linear(d_model, 2 * d_model, bias=bias)

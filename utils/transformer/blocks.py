@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..course.arguments import require_range, require_type
 from .attention import CrossAttention, MultiHeadAttention
 
 
@@ -29,16 +28,6 @@ class FeedForward(nn.Module):
         return self.drop(self.proj(self.act(self.fc(x))))
 
 
-def _check_block_args(d_model: int, n_heads: int, dropout: float, bias: bool) -> None:
-    require_type("d_model", d_model, int)
-    require_type("n_heads", n_heads, int)
-    require_type("dropout", dropout, (int, float))
-    require_type("bias", bias, bool)
-    require_range("d_model", d_model, low=1)
-    require_range("n_heads", n_heads, low=1)
-    require_range("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
-
-
 class EncoderBlock(nn.Module):
     """Pre-LayerNorm transformer block: x + attn(LN(x)), then x + FFN(LN(x)). Every position sees every other."""
 
@@ -46,7 +35,6 @@ class EncoderBlock(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
-        _check_block_args(d_model, n_heads, dropout, bias)
         self.ln1 = nn.LayerNorm(d_model, bias=bias)
         self.attn = MultiHeadAttention(d_model, n_heads, causal=self.causal, bias=bias)
         self.ln2 = nn.LayerNorm(d_model, bias=bias)
@@ -67,8 +55,6 @@ class DecoderBlock(nn.Module):
         self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, cross_attention: bool = False
     ) -> None:
         super().__init__()
-        _check_block_args(d_model, n_heads, dropout, bias)
-        require_type("cross_attention", cross_attention, bool)
         self.ln1 = nn.LayerNorm(d_model, bias=bias)
         self.attn = MultiHeadAttention(d_model, n_heads, causal=True, bias=bias)
         self.cross: CrossAttention | None = None
@@ -85,11 +71,8 @@ class DecoderBlock(nn.Module):
         """x: `(batch, seq_len, d_model)`; memory: the encoder's output `(batch, src_len, d_model)`, required
         exactly when the block has cross-attention; mask: optional boolean self-attention mask (True = may attend),
         combined with the causal mask. Returns the same shape as x."""
+        assert (memory is None) == (self.cross is None), "`memory` is needed exactly when the block has cross-attention"
         x = x + self.drop(self.attn(self.ln1(x), mask))
         if self.cross is not None:
-            if memory is None:
-                raise ValueError("`memory` (the encoder's output) is required: this block has cross-attention.")
             x = x + self.drop(self.cross(self.ln_cross(x), memory))
-        elif memory is not None:
-            raise ValueError("`memory` must be None: this block was built with cross_attention=False.")
         return x + self.ffn(self.ln2(x))

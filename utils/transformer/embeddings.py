@@ -15,7 +15,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..course.arguments import require_range, require_type
 from ..course.device import device_of
 
 MAX_TOKENS = 256  # `max_seq_length` in the model's sentence_bert_config.json; longer sentences are truncated
@@ -50,11 +49,6 @@ def embed_sentences(
     """
     if isinstance(sentences, str):
         raise TypeError("`sentences` must be a list of strings, got one str; wrap it: [sentence].")
-    require_type("sentences", sentences, (list, tuple))
-    for i, sentence in enumerate(sentences):
-        require_type(f"sentences[{i}]", sentence, str)
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
     if (model is None) != (tokenizer is None):
         raise ValueError("Pass both `model` and `tokenizer` (from load_encoder()), or neither for the default.")
     if model is None:
@@ -84,13 +78,6 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     Shapes of the result: () for two vectors, (n,) or (m,) for a matrix against a vector, (n, m) for two matrices.
     """
-    require_type("a", a, torch.Tensor)
-    require_type("b", b, torch.Tensor)
-    for name, t in (("a", a), ("b", b)):
-        if t.ndim not in (1, 2):
-            raise ValueError(f"`{name}` must have 1 or 2 dimensions (dim,) or (n, dim), got shape {tuple(t.shape)}.")
-    if a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"`a` and `b` must have the same last dimension, got {tuple(a.shape)} and {tuple(b.shape)}.")
     a_unit = F.normalize(a.float(), p=2, dim=-1)
     b_unit = F.normalize(b.float(), p=2, dim=-1).to(a_unit.device)
     return a_unit @ (b_unit.T if b_unit.ndim == 2 else b_unit)

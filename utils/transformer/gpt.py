@@ -102,7 +102,6 @@ class GPT(CausalLM):
 
         Per block: attention 4 d^2 (+ 4 d biases), FFN 8 d^2 (+ 5 d biases), two LayerNorms 2 d (+ 2 d biases),
         i.e. 12 d^2 + 13 d with biases; plus embeddings (V + T) d, final LayerNorm, and an untied head V d."""
-        require_type("config", config, GPTConfig)
         d, v, t, n = config.d_model, config.vocab_size, config.context_length, config.n_layers
         per_block = 12 * d * d + (13 * d if config.bias else 2 * d)
         total = n * per_block + (v + t) * d + (2 * d if config.bias else d)

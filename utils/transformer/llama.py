@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 from .attention import attend, merge_heads, split_heads
 from .outputs import CausalLM
 from .positional import apply_rope, rope_cos_sin
@@ -39,22 +39,15 @@ class LlamaConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "d_ff"):
-            require_type(name, getattr(self, name), int)
             require_range(name, getattr(self, name), low=1)
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(
-                f"`n_kv_heads` must divide `n_heads` (each KV head serves a group of query heads), "
-                f"got n_heads={self.n_heads}, n_kv_heads={self.n_kv_heads}."
-            )
+            raise ValueError(f"`n_kv_heads` must divide `n_heads`, got {self.n_kv_heads} and {self.n_heads}.")
         if self.head_dim is None:
             if self.d_model % self.n_heads:
                 raise ValueError(f"`n_heads` must divide `d_model`, got {self.d_model} and {self.n_heads}.")
             self.head_dim = self.d_model // self.n_heads
-        require_type("head_dim", self.head_dim, int)
         if self.head_dim % 2:
             raise ValueError(f"`head_dim` must be even (RoPE rotates pairs of dims), got {self.head_dim}.")
-        require_range("rope_theta", self.rope_theta, low=0.0, low_inclusive=False)
-        require_range("rms_norm_eps", self.rms_norm_eps, low=0.0, low_inclusive=False)
 
     @classmethod
     def from_hf(cls, hf_config: Any) -> LlamaConfig:
@@ -160,7 +153,6 @@ class LlamaDecoder(CausalLM):
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
-        require_type("config", config, LlamaConfig)
         self.config = config
         self.model = LlamaModel(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -188,10 +180,7 @@ class LlamaDecoder(CausalLM):
         """A new decoder with the config and weights of a transformers `LlamaForCausalLM` (e.g. SmolLM2)."""
         hf_config = getattr(hf_model, "config", None)
         if getattr(hf_config, "model_type", None) != "llama":
-            raise TypeError(
-                f"`hf_model` must be a transformers LlamaForCausalLM (config.model_type 'llama'), "
-                f"got {type(hf_model).__name__}."
-            )
+            raise TypeError(f"`hf_model` must be a transformers LlamaForCausalLM, got {type(hf_model).__name__}.")
         config = LlamaConfig.from_hf(hf_config)
         reference = next(hf_model.parameters())
         with torch.device("meta"):  # no random init: every weight is copied from hf_model below

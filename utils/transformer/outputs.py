@@ -14,8 +14,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..course.arguments import require_type
-
 
 @dataclass
 class CausalLMOutput:
@@ -26,20 +24,15 @@ class CausalLMOutput:
 
 
 def check_input_ids(input_ids: Any, vocab_size: int) -> None:
-    """The argument check shared by the course's models: a `(batch, seq)` integer tensor of ids < vocab_size."""
-    require_type("input_ids", input_ids, torch.Tensor)
-    if input_ids.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"`input_ids` must be an integer tensor (torch.long), got dtype {input_ids.dtype}.")
-    if input_ids.ndim != 2 or input_ids.shape[1] == 0:
-        raise ValueError(f"`input_ids` must have shape (batch, seq_len), seq_len >= 1, got {tuple(input_ids.shape)}.")
+    """The check at the door of the course's models: `input_ids` is a `(batch, seq)` tensor of integer ids below
+    `vocab_size` (a float tensor, a 1-D prompt or an id from another tokenizer fails here, not deep inside)."""
+    if not isinstance(input_ids, torch.Tensor) or input_ids.is_floating_point() or input_ids.ndim != 2:
+        raise TypeError(
+            "`input_ids` must be an integer tensor of shape (batch, seq_len), got "
+            f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} {tuple(getattr(input_ids, 'shape', ()))}."
+        )
     if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
         raise ValueError(f"`input_ids` must be in [0, {vocab_size}), got values outside that range.")
-
-
-def check_no_cache(past_key_values: Any) -> None:
-    """The course's models take `past_key_values` / `use_cache` only to speak the protocol: they keep no cache."""
-    if past_key_values is not None:
-        raise ValueError("`past_key_values` must be None: this model keeps no key/value cache (it returns None).")
 
 
 def padding_attention_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
@@ -73,7 +66,8 @@ class CausalLM(nn.Module):
         protocol's cache arguments; these models keep no cache and return None. Returns `CausalLMOutput` with
         logits `(batch, seq_len, vocab_size)`."""
         check_input_ids(input_ids, self.config.vocab_size)
-        check_no_cache(past_key_values)
+        if past_key_values is not None:
+            raise ValueError("`past_key_values` must be None: this model keeps no key/value cache (it returns None).")
         if position_ids is None:
             position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)
         return CausalLMOutput(logits=self.logits(input_ids, padding_attention_mask(attention_mask), position_ids))

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import torch
 
-from ..course.arguments import require_range, require_type
-
 
 def sinusoidal_positional_encoding(seq_len: int, d_model: int, *, base: float = 10000.0) -> torch.Tensor:
     """The fixed sine/cosine encodings of "Attention Is All You Need", shape `[seq_len, d_model]` (float32).
@@ -16,12 +14,6 @@ def sinusoidal_positional_encoding(seq_len: int, d_model: int, *, base: float = 
     each pair of columns is a clock turning at its own speed, from one turn per ~6 positions to very slow.
     seq_len: number of positions (>= 1). d_model: vector size, even (>= 2), so columns come in sin/cos pairs.
     """
-    require_type("seq_len", seq_len, int)
-    require_type("d_model", d_model, int)
-    require_type("base", base, (float, int))
-    require_range("seq_len", seq_len, low=1)
-    require_range("d_model", d_model, low=2)
-    require_range("base", base, low=1, low_inclusive=False)
     if d_model % 2:
         raise ValueError(f"`d_model` must be even (sin/cos columns come in pairs), got {d_model}.")
     positions = torch.arange(seq_len, dtype=torch.float64).unsqueeze(1)  # [seq_len, 1]
@@ -37,10 +29,6 @@ def rope_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10000.0) 
     """The cos and sin tables of rotary position embeddings for `positions` (`[seq]` or `[batch, seq]`):
     each of shape `positions.shape + (head_dim,)`. Dim pair (i, i + head_dim/2) turns by the angle
     position * base^(-2i / head_dim), the layout of SmolLM2 / Llama."""
-    require_type("positions", positions, torch.Tensor)
-    require_type("head_dim", head_dim, int)
-    if head_dim < 2 or head_dim % 2:
-        raise ValueError(f"`head_dim` must be even and >= 2 (RoPE turns pairs of dims), got {head_dim}.")
     speeds = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim)
     angles = positions.float()[..., None] * speeds  # [..., seq, head_dim / 2]
     angles = torch.cat([angles, angles], dim=-1)  # the same angle for dim i and dim i + head_dim / 2

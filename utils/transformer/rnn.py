@@ -12,7 +12,6 @@ import math
 import torch
 from torch import nn
 
-from ..course.arguments import require_range, require_type
 from .attention import MultiHeadAttention
 
 
@@ -21,9 +20,6 @@ class RNNCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            require_type(name, value, int)
-            require_range(name, value, low=1)
         self.hidden_size = hidden_size
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
@@ -48,8 +44,6 @@ class RNN(nn.Module):
         self.cell = RNNCell(input_size, hidden_size)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        if x.ndim != 3:
-            raise ValueError(f"`x` must be (batch, seq_len, input_size), got shape {tuple(x.shape)}.")
         h = x.new_zeros(x.shape[0], self.cell.hidden_size) if h0 is None else h0
         outputs = []
         for t in range(x.shape[1]):  # step t needs h from step t - 1: no parallelism over time
@@ -60,11 +54,9 @@ class RNN(nn.Module):
     @torch.no_grad()
     def load_from_torch(self, reference: nn.RNN) -> RNN:
         """Copy the weights of a one-layer, tanh, `torch.nn.RNN` with biases; returns self."""
-        require_type("reference", reference, nn.RNN)
-        if reference.num_layers != 1 or reference.nonlinearity != "tanh" or not reference.bias:
-            raise ValueError("`reference` must be a one-layer tanh nn.RNN with biases.")
-        if reference.bidirectional:
-            raise ValueError("`reference` must not be bidirectional.")
+        plain = reference.num_layers == 1 and reference.nonlinearity == "tanh" and reference.bias
+        if not plain or reference.bidirectional:
+            raise ValueError("`reference` must be a one-layer, one-direction tanh nn.RNN with biases.")
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(self.cell, name).copy_(getattr(reference, f"{name}_l0"))
         return self
@@ -77,11 +69,6 @@ def recall_dataset(
 
     Token ids: symbols `0 .. n_symbols - 1`, distractors after them, the query token last
     (`vocab_size = n_symbols + n_distractors + 1`). Returns `(inputs (n, distance + 2), targets (n,))`."""
-    for name, value, low in (("n_examples", n_examples, 1), ("distance", distance, 0), ("n_symbols", n_symbols, 2)):
-        require_type(name, value, int)
-        require_range(name, value, low=low)
-    require_type("n_distractors", n_distractors, int)
-    require_range("n_distractors", n_distractors, low=1)
     symbols = torch.randint(0, n_symbols, (n_examples,), generator=generator)
     distractors = torch.randint(n_symbols, n_symbols + n_distractors, (n_examples, distance), generator=generator)
     query = torch.full((n_examples, 1), n_symbols + n_distractors)
@@ -107,16 +94,12 @@ class AttentionRecaller(nn.Module):
 
     def __init__(self, vocab_size: int, d_model: int, n_symbols: int, max_len: int) -> None:
         super().__init__()
-        require_type("max_len", max_len, int)
-        require_range("max_len", max_len, low=1)
         self.embed = nn.Embedding(vocab_size, d_model)
         self.positions = nn.Embedding(max_len, d_model)
         self.attention = MultiHeadAttention(d_model, n_heads=1)
         self.head = nn.Linear(d_model, n_symbols)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        if ids.shape[1] > self.positions.num_embeddings:
-            raise ValueError(f"sequences of {ids.shape[1]} tokens exceed max_len = {self.positions.num_embeddings}.")
         x = self.embed(ids) + self.positions(torch.arange(ids.shape[1], device=ids.device))
         return self.head(self.attention(x)[:, -1])
 
