@@ -1,5 +1,5 @@
 """Every exercise checker of the course can fail: it rejects the wrong answers it was registered with and accepts
-its solution. Checkers live in `utils/<package>/exercises.py` modules and register with `@exercise(...)`."""
+its solution. Checkers live in `utils/exercises/week<N>.py` modules and register with `@exercise(...)`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""The counts behind notebook 08's F1 exercise (utils.evaluation.exercises): the filter they describe has those
+"""The counts behind notebook 08's F1 exercise (utils.exercises.week3): the filter they describe has those
 counts, and impossible counts raise. (Wrong answers and solutions: tests/test_course_exercises.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from utils.evaluation.exercises import _filter_metrics, check_f1_by_hand
+from utils.exercises.week3 import _filter_metrics, check_f1_by_hand
 
 
 def test_filter_metrics_reproduce_the_counts() -> None:

@@ -1,4 +1,5 @@
-"""Model fingerprints and the timing helper (`utils.inference.versioning`), and notebook 17's exercise checkers."""
+"""Model fingerprints and the timing helper (`utils.inference.versioning`), and notebook 17's exercise checkers
+(`utils.exercises.week5`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from utils.inference import exercises
+from utils.exercises import week5
 from utils.inference.versioning import best_seconds, model_fingerprint, weights_hash
 
 
@@ -34,7 +35,7 @@ def test_best_seconds_is_the_fastest_repeat() -> None:
 def test_exercise_checkers_are_registered() -> None:
     from utils.course.grading import EXERCISES
 
-    names = [n for n in exercises.__all__ if n.startswith("check_")]
-    assert all(f"utils.inference.exercises.{n}" in EXERCISES for n in names)
-    assert exercises.check_kv_cache_mib(2 * 30 * 3 * 64 * 2048 * 8 * 2 / 2**20)
-    assert not exercises.check_kv_cache_mib(2 * 30 * 3 * 64 * 2048 * 2 / 2**20)  # one sequence only
+    names = [n for n in week5.__all__ if n.startswith("check_")]
+    assert all(f"utils.exercises.week5.{n}" in EXERCISES for n in names)
+    assert week5.check_kv_cache_mib(2 * 30 * 3 * 64 * 2048 * 8 * 2 / 2**20)
+    assert not week5.check_kv_cache_mib(2 * 30 * 3 * 64 * 2048 * 2 / 2**20)  # one sequence only

@@ -150,7 +150,7 @@ def _exercise_with_check_and_solution(path: Path) -> None:
     nb = _read(path)
     assert _exercise_checks(nb), (
         "an exercise needs a code cell calling its checker: a function registered with @exercise in a "
-        "utils/<package>/exercises.py module (or check_answer(...))"
+        "utils/exercises/week<N>.py module (or check_answer(...))"
     )
     assert SOLUTION_BLOCK.search(_markdown(nb)), (
         "an exercise needs its solution in a markdown `<details><summary>Solution</summary> ... </details>` block"
@@ -172,7 +172,7 @@ def test_three_registered_exercise_checkers(numbered_notebook: Path) -> None:
     checks = _registered_checks(_read(numbered_notebook))
     assert len(checks) >= MIN_REGISTERED_CHECKERS, (
         f"{numbered_notebook.name} calls {len(checks)} registered exercise checker(s) {sorted(checks)}; it needs at "
-        f"least {MIN_REGISTERED_CHECKERS}: write each in the utils/<package>/exercises.py of the topic and register it "
+        f"least {MIN_REGISTERED_CHECKERS}: write each in the utils/exercises/week<N>.py of its week and register it "
         "with @exercise(wrong=[...], solution=...), so tests/test_course_exercises.py proves it rejects wrong answers"
     )
 

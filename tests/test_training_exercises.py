@@ -1,4 +1,4 @@
-"""The tolerance of notebook 07's numeric checkers (utils.training.exercises): a rounded answer or a one-element
+"""The tolerance of notebook 07's numeric checkers (utils.exercises.week2): a rounded answer or a one-element
 tensor is right; a far one, a bool or a string is wrong. (Registered wrong answers: tests/test_course_exercises.py.)"""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from utils.training.exercises import check_perplexity, check_training_flops, check_window_count
+from utils.exercises.week2 import check_perplexity, check_training_flops, check_window_count
 
 
 @pytest.mark.parametrize("answer", [24.53, math.exp(3.2), torch.tensor(math.exp(3.2))])

@@ -1,7 +1,7 @@
 """The course's shared package. Notebooks import the everyday names from here and everything else from the module
 that teaches it (`from utils.transformer.gpt import GPT`), so the import line says which file to open.
 
-    course/      course machinery: run-time switches, exercise checks, seeding, device, environment, plots, diagrams
+    course/      course machinery: run-time switches, exercise grading, seeding, device, environment, plots, diagrams
     assets/      offline datasets (the one table) and offline models
     transformer/ tokenizer, positional encodings, attention, blocks, GPT, Llama, sentence embeddings
     generation/  decoding, scoring (sequence log-probabilities), prompting, chat
@@ -12,8 +12,8 @@ that teaches it (`from utils.transformer.gpt import GPT`), so the import line sa
     retrieval/   documents, embeddings index, lexical baseline, retrieval-augmented prompts (week 5)
     agents/      tool schemas, tools and the ReAct-style loop (week 5)
     inference/   KV cache, quantisation, memory at scale, distributed training, model versions (week 5)
-
-Every package with exercises has an `exercises.py` module holding their checkers.
+    exercises/   the exercises' checkers, one module per week (`week0` for notebook 00 ... `week5` for 15-17); the
+                 top floor: it may import every package above, and none of them imports it
 
 `utils/README.md` maps every module to the notebook that teaches it.
 """

@@ -1,11 +1,11 @@
-"""Self-checking exercises: compare a learner's answer with a reference and say right or wrong, and how.
-(Checking the arguments of `utils` functions is `utils.course.arguments`.)
+"""Grading exercises: compare a learner's answer with a reference and say right or wrong, and how; and the registry
+of exercise checkers. (Checking the arguments of `utils` functions is `utils.course.arguments`.)
 
-An exercise's checker lives in an `exercises.py` module of the package that teaches the topic (e.g.
-`utils.inference.exercises`): it computes the expected answer itself, so the notebook never shows it, and it is
-registered with `@exercise(wrong=[...], solution=..., context={...})`: tests/test_course_exercises.py calls every
-registered checker as `checker(answer, **context)` with its wrong answers (each must be rejected) and its solution
-(it must be accepted). `context` holds the other arguments a checker takes, e.g. the tensors the exercise is about.
+The checkers live in `utils.exercises`, one module per week (e.g. `utils.exercises.week5` for notebooks 15-17): each
+computes the expected answer itself, so the notebook never shows it, and is registered with
+`@exercise(wrong=[...], solution=..., context={...})`: tests/test_course_exercises.py calls every registered checker
+as `checker(answer, **context)` with its wrong answers (each must be rejected) and its solution (it must be accepted).
+`context` holds the other arguments a checker takes, e.g. the tensors the exercise is about.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class RegisteredExercise:
         return self.solution(**arguments) if callable(self.solution) else self.solution
 
 
-#: Every registered checker by its qualified name, e.g. "utils.inference.exercises.check_kv_cache_mib".
+#: Every registered checker by its qualified name, e.g. "utils.exercises.week5.check_kv_cache_mib".
 EXERCISES: dict[str, RegisteredExercise] = {}
 
 
@@ -133,10 +133,10 @@ def exercise(
 
 
 def import_checker_modules() -> list[str]:
-    """Import every `utils.<package>.exercises` module (registering its checkers in `EXERCISES`); their names."""
-    import utils
+    """Import every module of `utils.exercises` (registering its checkers in `EXERCISES`); their names."""
+    import utils.exercises
 
-    names = [m.name for m in pkgutil.walk_packages(utils.__path__, prefix="utils.") if m.name.endswith(".exercises")]
+    names = [m.name for m in pkgutil.iter_modules(utils.exercises.__path__, prefix="utils.exercises.")]
     for name in names:
         importlib.import_module(name)
     return names

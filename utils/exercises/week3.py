@@ -1,45 +1,42 @@
-"""The checkers of the exercises of the notebook template (a loss by hand), notebooks 07 (pretraining), 08
-(classification heads), 09 and 10 (instruction tuning, LoRA) and 15 (token classification). Each computes the
-expected answer itself with the course's own functions, so the notebook never shows it; it prints right or wrong and
+"""The checkers of the exercises of week 3: notebooks 08 (classification: F1, heads), 09 and 10 (instruction
+tuning, LoRA) and 11 (evaluation: ROUGE, BLEU's brevity penalty, benchmark size). Each computes the expected answer
+itself with the course's own functions and metrics, so the notebook never shows it; it prints right or wrong and
 returns it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from numbers import Real
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..course.grading import check_answer, exercise
 from ..course.seeding import set_seed
+from ..evaluation.classification_metrics import classification_metrics
+from ..evaluation.likelihood import wilson_interval
+from ..evaluation.overlap_metrics import bleu_breakdown, rouge_n
 from ..generation.scoring import sequence_log_probs
+from ..training.classification import count_trainable
+from ..training.instruction import format_alpaca, sft_loss
+from ..training.lora import LoRALinear
 from ..transformer.gpt import GPT, GPTConfig
-from .classification import count_trainable
-from .instruction import format_alpaca, sft_loss
-from .lora import LoRALinear
-from .pretraining import TokenWindowDataset
 
 __all__ = [
     "LOSS_MASK_CHOICES",
     "METHOD_CHOICES",
-    "check_aligned_labels",
     "check_alpaca_prompt",
-    "check_bio_tags",
-    "check_entity_f1",
-    "check_generalisation_evidence",
+    "check_benchmark_size",
+    "check_brevity_penalty",
+    "check_f1_by_hand",
     "check_head_parameters",
     "check_lora_parameter_count",
     "check_loss_mask_reason",
     "check_merged_weight",
     "check_method_choice",
-    "check_mse_by_hand",
-    "check_perplexity",
     "check_response_only_loss",
-    "check_training_flops",
-    "check_window_count",
+    "check_rouge2",
     "check_zero_start_gradient",
 ]
 
@@ -58,85 +55,43 @@ def _letter(answer: Any) -> Any:
     return answer.strip().lower() if isinstance(answer, str) else answer
 
 
-def _within(answer: Any, expected: float, rel: float) -> Any:
-    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
-    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
-    answer = _as_number(answer)
-    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
-        return expected
-    return answer
+# ----------------------------------------------------------------------------------------------- notebook 08
 
 
-# ----------------------------------------------------------------------------------------------- notebook 07
+def _filter_metrics(flagged: int, correct: int, positives: int, total: int) -> dict[str, float]:
+    """The metrics of a filter that flags `flagged` of `total` items, `correct` of them among the `positives`."""
+    if not 0 <= correct <= min(flagged, positives) or max(flagged, positives) > total:
+        raise ValueError(
+            f"need 0 <= correct <= flagged, positives <= total; got correct={correct}, flagged={flagged}, "
+            f"positives={positives}, total={total}."
+        )
+    y_true = np.zeros(total, dtype=int)
+    y_pred = np.zeros(total, dtype=int)
+    y_true[:positives] = 1  # the first `correct` positives are flagged, and `flagged - correct` negatives after them
+    y_pred[:correct] = 1
+    y_pred[positives : positives + flagged - correct] = 1
+    return classification_metrics(y_true, y_pred)
 
 
-def _template_batch() -> dict[str, torch.Tensor]:
-    return {"predictions": torch.tensor([1.0, 2.0, 3.0]), "targets": torch.tensor([2.0, 4.0, 6.0])}
+_SPAM = {"flagged": 40, "correct": 30, "positives": 50, "total": 200}
 
 
-def _mse_mistakes(predictions: torch.Tensor, targets: torch.Tensor) -> list[Any]:
-    """The sum instead of the mean, the mean error unsquared, its absolute value, the root of the mean."""
-    diff = predictions - targets
+def _f1_wrong(flagged: int, correct: int, positives: int, total: int) -> list[float | None]:
+    metrics = _filter_metrics(flagged, correct, positives, total)
     return [
-        (diff**2).sum().item(),
-        diff.mean().item(),
-        diff.abs().mean().item(),
-        (diff**2).mean().sqrt().item(),
+        metrics["precision"],
+        metrics["recall"],
+        (metrics["precision"] + metrics["recall"]) / 2,  # the arithmetic mean, not the harmonic one
+        correct / (flagged + positives - correct),  # TP / (TP + FP + FN): the Jaccard index
         None,
     ]
 
 
-@exercise(
-    wrong=_mse_mistakes,
-    solution=lambda predictions, targets: torch.nn.functional.mse_loss(predictions, targets).item(),
-    context=_template_batch,
-)
-def check_mse_by_hand(answer: Any, predictions: torch.Tensor, targets: torch.Tensor) -> bool:
-    """The notebook template's example exercise: the mean squared error of `predictions` against `targets`."""
-    expected = torch.nn.functional.mse_loss(predictions, targets).item()
-    return check_answer("mean squared error by hand", _within(_as_number(answer), expected, 1e-4), expected)
-
-
-@exercise(
-    wrong=[3.2, 2**3.2, math.exp(-3.2), math.log(3.2), None],  # the loss; base 2; 1 / perplexity; log, not exp
-    solution=math.exp(3.2),
-    context={"loss": 3.2},
-)
-def check_perplexity(answer: Any, loss: float = 3.2) -> bool:
-    """Notebook 07, exercise 1: the perplexity of a model whose validation loss is `loss` nats per token."""
-    return check_answer(f"perplexity at a loss of {loss}", _within(answer, math.exp(loss), 1e-3), math.exp(loss))
-
-
-def _training_flops(n_params: float, tokens_per_param: float) -> float:
-    return 6 * n_params * (tokens_per_param * n_params)
-
-
-@exercise(
-    # D taken as 20 tokens; the forward pass only (2ND); the 6 forgotten; D = N
-    wrong=[6 * 1e9 * 20, 2 * 1e9 * 20e9, 1e9 * 20e9, 6 * 1e9 * 1e9, None],
-    solution=_training_flops(1e9, 20),
-    context={"n_params": 1e9, "tokens_per_param": 20},
-)
-def check_training_flops(answer: Any, n_params: float = 1e9, tokens_per_param: float = 20) -> bool:
-    """Notebook 07, exercise 2: the training FLOPs, C = 6ND, of `n_params` parameters trained on `tokens_per_param`
-    tokens per parameter."""
-    expected = _training_flops(n_params, tokens_per_param)
-    return check_answer("training FLOPs (6ND)", _within(answer, expected, 1e-3), expected)
-
-
-@exercise(
-    # starts counted to the end; no +1; stride 1; non-overlapping windows of T + 1; windows of T tokens
-    wrong=[5, 3, 7, 2, None],
-    solution=4,
-    context={"n_ids": 10, "context_length": 3, "stride": 2},
-)
-def check_window_count(answer: Any, n_ids: int = 10, context_length: int = 3, stride: int = 2) -> bool:
-    """Notebook 07, exercise 3: how many windows `TokenWindowDataset` cuts from `n_ids` tokens."""
-    expected = len(TokenWindowDataset(list(range(n_ids)), context_length, stride))
-    return check_answer("number of windows", _as_number(answer), expected, atol=0)
-
-
-# ----------------------------------------------------------------------------------------------- notebook 08
+@exercise(wrong=_f1_wrong, solution=lambda **counts: _filter_metrics(**counts)["f1"], context=_SPAM)
+def check_f1_by_hand(answer: Any, flagged: int = 40, correct: int = 30, positives: int = 50, total: int = 200) -> bool:
+    """Notebook 08, exercise 1: the F1 of the class *spam* for a filter that flags `flagged` e-mails, `correct` of
+    them spam, when `positives` of the `total` e-mails are spam."""
+    return check_answer("F1 of the spam filter", answer, _filter_metrics(flagged, correct, positives, total)["f1"])
 
 
 @exercise(
@@ -309,73 +264,34 @@ def check_zero_start_gradient(answer: Any) -> bool:
     return check_answer("gradient reaching A and B when both start at zero", _as_number(answer), 0.0, atol=1e-8)
 
 
-# ----------------------------------------------------------------------------------------------- notebook 15
-
-_NAME_WORDS = ["Captain", "Frederick", "Wentworth", "wrote", "to", "Anne", "Elliot", "."]
+# ----------------------------------------------------------------------------------------------- notebook 11
 
 
-def _as_list(answer: Any) -> Any:
-    """A tuple, tensor or array as a plain list, so every sequence type compares alike; anything else unchanged."""
-    if isinstance(answer, torch.Tensor):
-        return answer.tolist()
-    if isinstance(answer, tuple) or hasattr(answer, "tolist"):
-        return list(answer.tolist() if hasattr(answer, "tolist") else answer)
-    return answer
+@exercise(wrong=[4 / 5, 3 / 6, 1.0, 0.0], solution=3 / 5)  # unigrams; wrong count of bigrams; identical; none
+def check_rouge2(answer: Any) -> bool:
+    """Notebook 11, exercise 1: ROUGE-2 F of "the cat sat on the mat" against "the cat lay on the mat"."""
+    return check_answer("ROUGE-2 F by hand", answer, rouge_n("the cat sat on the mat", "the cat lay on the mat", 2))
 
 
-@exercise(
-    wrong=[
-        ["O", "B-PER", "B-PER", "O", "O", "B-PER", "B-PER", "O"],  # every name word starts its own entity
-        ["B-PER", "I-PER", "I-PER", "O", "O", "B-PER", "I-PER", "O"],  # the title tagged as part of the name
-        ["O"] * 8,
-        None,
-    ],
-    solution=["O", "B-PER", "I-PER", "O", "O", "B-PER", "I-PER", "O"],
-    context={"words": _NAME_WORDS},
-)
-def check_bio_tags(answer: Any, words: list[str]) -> bool:
-    """Notebook 15, exercise 1: the BIO tags of `words` (names from the course's list; titles are not names)."""
-    from .token_classification import bio_tags
-
-    return check_answer("BIO tags", _as_list(answer), bio_tags(words))
+@exercise(wrong=[0.9, 1.0, 0.8948 + 0.01, 1.1052], solution=0.8948)  # the length ratio; none; off; exp(0.1)
+def check_brevity_penalty(answer: Any) -> bool:
+    """Notebook 11, exercise 2: BLEU's brevity penalty for 90 hypothesis tokens against 100 reference tokens."""
+    expected = bleu_breakdown(["x " * 90], ["x " * 100]).brevity_penalty
+    return check_answer("brevity penalty, 90 vs 100 tokens", answer, expected, atol=1e-3)
 
 
-@exercise(
-    wrong=[
-        [-100, 0, 1, 1, 1, 0, -100],  # the word's label on every piece
-        [0, 0, 1, -100, -100, 0, 0],  # the special tokens labelled
-        [0, 1, 0],  # one label per word, not per token
-    ],
-    solution=[-100, 0, 1, -100, -100, 0, -100],
-    context={"word_ids": [None, 0, 1, 1, 1, 2, None], "word_labels": [0, 1, 0]},
-)
-def check_aligned_labels(answer: Any, word_ids: list[int | None], word_labels: list[int]) -> bool:
-    """Notebook 15, exercise 2: the token labels for a tokenizer's `word_ids` and one label per word."""
-    from .token_classification import align_labels
-
-    return check_answer("labels per word piece", _as_list(answer), align_labels(word_ids, word_labels))
+def _smallest_benchmark(width: float) -> int:
+    """The fewest questions whose 95% Wilson interval at half right is at most `width` wide."""
+    n = 1
+    while True:
+        low, high = wilson_interval(n // 2, n)
+        if high - low <= width:
+            return n
+        n += 1
 
 
-_GOLD = [["B-PER", "I-PER", "O", "O", "B-PER"], ["O", "B-PER", "O"], ["B-PER", "O", "O"]]
-_PREDICTED = [["B-PER", "O", "O", "O", "B-PER"], ["O", "B-PER", "O"], ["O", "O", "B-PER"]]
-
-
-@exercise(
-    wrong=[0.8, 2 / 3, 0.75, None],  # tag accuracy of the name words; precision alone; a half-right span as right
-    solution=0.5,
-    context={"gold": _GOLD, "predicted": _PREDICTED},
-)
-def check_entity_f1(answer: Any, gold: list[list[str]], predicted: list[list[str]]) -> bool:
-    """Notebook 15, exercise 3: the entity-level F1 of `predicted` against `gold` (exact spans only)."""
-    from .token_classification import entity_scores
-
-    return check_answer("entity-level F1", _as_number(answer), entity_scores(gold, predicted).f1, atol=1e-3)
-
-
-@exercise(wrong=["a", "c", "d", None], solution="b")
-def check_generalisation_evidence(answer: Any) -> bool:
-    """Notebook 15, exercise 4 (conceptual): which number shows that the tagger learned what a name looks like
-    rather than a list of names: (b) its recall on names held out of training."""
-    return check_answer(
-        "evidence of generalisation", answer.strip().lower() if isinstance(answer, str) else answer, "b"
-    )
+@exercise(wrong=[100, 400, 1000, 385], solution=lambda: _smallest_benchmark(0.1))
+def check_benchmark_size(answer: Any) -> bool:
+    """Notebook 11, exercise 3: the smallest number of questions for a 95% Wilson interval at most 0.1 wide when
+    about half the answers are right."""
+    return check_answer("questions for a ±0.05 interval", answer, _smallest_benchmark(0.1), atol=0)

@@ -1,10 +1,13 @@
-"""The checkers of the exercises of notebooks 05 (decoding) and 06 (prompting). Each computes the expected answer
-itself with the course's own functions, so the notebook never shows it; it prints right or wrong and returns it."""
+"""The checkers of the exercises of week 2: notebooks 05 (decoding), 06 (prompting) and 07 (pretraining). Each
+computes the expected answer itself with the course's own functions, so the notebook never shows it; it prints right
+or wrong and returns it."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -13,7 +16,8 @@ import torch
 from ..course.architecture_diagrams import BEAM_EXAMPLE_TREE, beam_search_tree
 from ..course.grading import check_answer, exercise
 from ..evaluation.text_metrics import distinct_n
-from .decoding import top_k_filter
+from ..generation.decoding import top_k_filter
+from ..training.pretraining import TokenWindowDataset
 
 __all__ = [
     "EXAMPLES_TEACH_CHOICES",
@@ -21,14 +25,33 @@ __all__ = [
     "check_calibrated_accuracy",
     "check_distinct_2",
     "check_majority_baseline",
+    "check_perplexity",
     "check_top_k_filter",
+    "check_training_flops",
     "check_what_examples_teach",
+    "check_window_count",
 ]
 
 
 def _letter(answer: Any) -> Any:
     """A multiple-choice answer as a lower-case letter without spaces; anything else unchanged."""
     return answer.strip().lower() if isinstance(answer, str) else answer
+
+
+def _as_number(answer: Any) -> Any:
+    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        return answer.item()
+    return answer
+
+
+def _within(answer: Any, expected: float, rel: float) -> Any:
+    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
+    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
+    answer = _as_number(answer)
+    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
+        return expected
+    return answer
 
 
 # ----------------------------------------------------------------------------------------------- notebook 05
@@ -159,3 +182,45 @@ def check_what_examples_teach(answer: Any) -> bool:
     """Notebook 06, exercise 3 (conceptual): the letter of `EXAMPLES_TEACH_CHOICES` that the measurements of the
     notebook support (label bias and unparsed answers fall with examples; the weights never change)."""
     return check_answer("what the examples teach", _letter(answer), "b")
+
+
+# ----------------------------------------------------------------------------------------------- notebook 07
+
+
+@exercise(
+    wrong=[3.2, 2**3.2, math.exp(-3.2), math.log(3.2), None],  # the loss; base 2; 1 / perplexity; log, not exp
+    solution=math.exp(3.2),
+    context={"loss": 3.2},
+)
+def check_perplexity(answer: Any, loss: float = 3.2) -> bool:
+    """Notebook 07, exercise 1: the perplexity of a model whose validation loss is `loss` nats per token."""
+    return check_answer(f"perplexity at a loss of {loss}", _within(answer, math.exp(loss), 1e-3), math.exp(loss))
+
+
+def _training_flops(n_params: float, tokens_per_param: float) -> float:
+    return 6 * n_params * (tokens_per_param * n_params)
+
+
+@exercise(
+    # D taken as 20 tokens; the forward pass only (2ND); the 6 forgotten; D = N
+    wrong=[6 * 1e9 * 20, 2 * 1e9 * 20e9, 1e9 * 20e9, 6 * 1e9 * 1e9, None],
+    solution=_training_flops(1e9, 20),
+    context={"n_params": 1e9, "tokens_per_param": 20},
+)
+def check_training_flops(answer: Any, n_params: float = 1e9, tokens_per_param: float = 20) -> bool:
+    """Notebook 07, exercise 2: the training FLOPs, C = 6ND, of `n_params` parameters trained on `tokens_per_param`
+    tokens per parameter."""
+    expected = _training_flops(n_params, tokens_per_param)
+    return check_answer("training FLOPs (6ND)", _within(answer, expected, 1e-3), expected)
+
+
+@exercise(
+    # starts counted to the end; no +1; stride 1; non-overlapping windows of T + 1; windows of T tokens
+    wrong=[5, 3, 7, 2, None],
+    solution=4,
+    context={"n_ids": 10, "context_length": 3, "stride": 2},
+)
+def check_window_count(answer: Any, n_ids: int = 10, context_length: int = 3, stride: int = 2) -> bool:
+    """Notebook 07, exercise 3: how many windows `TokenWindowDataset` cuts from `n_ids` tokens."""
+    expected = len(TokenWindowDataset(list(range(n_ids)), context_length, stride))
+    return check_answer("number of windows", _as_number(answer), expected, atol=0)

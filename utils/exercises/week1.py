@@ -1,6 +1,6 @@
-"""The checkers of the exercises of notebooks 01-04 (tokenization, embeddings and positions, attention, transformer
-architectures). Each computes or holds the expected answer itself, so the notebook never shows it; it prints right
-or wrong and returns it (a learner's `None` is simply wrong)."""
+"""The checkers of the exercises of week 1, notebooks 01-04 (tokenization, embeddings and positions, attention,
+transformer architectures). Each computes or holds the expected answer itself, so the notebook never shows it; it
+prints right or wrong and returns it (a learner's `None` is simply wrong)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import torch
 
 from ..course.arguments import require_range, require_type
 from ..course.grading import check_answer, exercise
-from .blocks import DecoderBlock
-from .llama import LlamaConfig
-from .positional import sinusoidal_positional_encoding
-from .tokenizer import BPETokenizer
+from ..transformer.blocks import DecoderBlock
+from ..transformer.llama import LlamaConfig
+from ..transformer.positional import sinusoidal_positional_encoding
+from ..transformer.tokenizer import BPETokenizer
 
 __all__ = [
     "ARCHITECTURES",

@@ -1,5 +1,6 @@
-"""The checkers of the exercises of notebooks 12-14 (reward models, PPO, DPO). Each computes the expected answer
-itself with the course's own functions, so the notebook never shows it; it prints right or wrong and returns it."""
+"""The checkers of the exercises of week 4, notebooks 12-14 (reward models, PPO, DPO). Each computes the expected
+answer itself with the course's own functions, so the notebook never shows it; it prints right or wrong and returns
+it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 
 import torch
 
+from ..alignment.dpo import dpo_loss
+from ..alignment.ppo import gae, group_advantages, ppo_clip_loss
+from ..alignment.reward import bradley_terry_loss, ranked_pairs
 from ..course.grading import check_answer, exercise
-from .dpo import dpo_loss
-from .ppo import gae, group_advantages, ppo_clip_loss
-from .reward import bradley_terry_loss, ranked_pairs
 
 __all__ = [
     "check_bradley_terry_gradient",

@@ -1,16 +1,21 @@
-"""The checkers of notebook 00's exercises: the layered cake, the encoder and the chat model's context window.
-Each computes the expected answer itself, with the course's own models, so the notebook never shows it; it prints
-right or wrong and returns it (a learner's `None` is simply wrong)."""
+"""The checkers of notebook 00's exercises (the layered cake, the encoder and the chat model's context window) and
+of the notebook template's example exercise (a loss by hand). Each computes the expected answer itself, with the
+course's own models, so the notebook never shows it; it prints right or wrong and returns it (a learner's `None` is
+simply wrong)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
+
+import torch
 
 from ..course.arguments import require_type
 from ..course.grading import check_answer, exercise
 
-__all__ = ["CAKE_LAYERS", "check_cake_layer", "check_closest_sentence", "check_completion_room"]
+__all__ = ["CAKE_LAYERS", "check_cake_layer", "check_closest_sentence", "check_completion_room", "check_mse_by_hand"]
 
 #: Notebook 00, exercise 1: the layers of the cake, bottom to top.
 CAKE_LAYERS = ("foundation", "task", "preference")
@@ -79,7 +84,7 @@ def _completion_room(tokenizer: Any, prompt: str, context_window: int) -> int:
 
 
 def _chat_context() -> dict[str, Any]:
-    from .models import load_chat_model
+    from ..assets.models import load_chat_model
 
     model, tokenizer = load_chat_model(device="cpu")
     return {
@@ -111,3 +116,49 @@ def check_completion_room(answer: Any, tokenizer: Any, prompt: str, context_wind
         raise TypeError(f"`tokenizer` must be a transformers tokenizer with a chat template, got {type(tokenizer)}.")
     expected = _completion_room(tokenizer, prompt, context_window)
     return check_answer("tokens left for the completion", answer, expected, atol=0)
+
+
+# ------------------------------------------------------------------------------------- the notebook template
+
+
+def _as_number(answer: Any) -> Any:
+    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        return answer.item()
+    return answer
+
+
+def _within(answer: Any, expected: float, rel: float) -> Any:
+    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
+    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
+    answer = _as_number(answer)
+    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
+        return expected
+    return answer
+
+
+def _template_batch() -> dict[str, torch.Tensor]:
+    return {"predictions": torch.tensor([1.0, 2.0, 3.0]), "targets": torch.tensor([2.0, 4.0, 6.0])}
+
+
+def _mse_mistakes(predictions: torch.Tensor, targets: torch.Tensor) -> list[Any]:
+    """The sum instead of the mean, the mean error unsquared, its absolute value, the root of the mean."""
+    diff = predictions - targets
+    return [
+        (diff**2).sum().item(),
+        diff.mean().item(),
+        diff.abs().mean().item(),
+        (diff**2).mean().sqrt().item(),
+        None,
+    ]
+
+
+@exercise(
+    wrong=_mse_mistakes,
+    solution=lambda predictions, targets: torch.nn.functional.mse_loss(predictions, targets).item(),
+    context=_template_batch,
+)
+def check_mse_by_hand(answer: Any, predictions: torch.Tensor, targets: torch.Tensor) -> bool:
+    """The notebook template's example exercise: the mean squared error of `predictions` against `targets`."""
+    expected = torch.nn.functional.mse_loss(predictions, targets).item()
+    return check_answer("mean squared error by hand", _within(_as_number(answer), expected, 1e-4), expected)
