@@ -45,18 +45,9 @@ def test_build_few_shot_prompt_keeps_order_and_ends_open() -> None:
     assert build_few_shot_prompt([], "c") == format_example("c")
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"text": 3}, TypeError, "`text`"),
-        ({"text": "x", "label": 2}, ValueError, "`label` must be one of"),
-        ({"text": "x", "label": "positive"}, TypeError, "`label`"),
-        ({"text": "x", "template": "no placeholder"}, ValueError, "`template`"),
-    ],
-)
-def test_format_example_rejects_bad_arguments(kwargs: dict[str, Any], error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        format_example(**kwargs)
+def test_format_example_needs_the_text_placeholder() -> None:
+    with pytest.raises(ValueError, match="`template`"):
+        format_example("x", template="no placeholder")
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 7])
@@ -77,18 +68,14 @@ def test_draw_examples_odd_k_gives_the_extra_example_to_either_label() -> None:
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        ((TEXTS, LABELS, -1), ValueError, "`k`"),
-        ((TEXTS, LABELS, 1.5), TypeError, "`k`"),
-        ((TEXTS, LABELS[:3], 1), ValueError, "same length"),
+        ((TEXTS, LABELS[:3], 1), ValueError, "equal length"),
+        (([], [], 1), ValueError, "non-empty"),
         ((TEXTS, LABELS, 10), ValueError, "only 4 exist"),
-        ((TEXTS, LABELS, 2, 0), TypeError, "`rng`"),
     ],
 )
 def test_draw_examples_rejects_bad_arguments(args: tuple[Any, ...], error: type, match: str) -> None:
-    if len(args) == 3:
-        args = (*args, np.random.default_rng(0))
     with pytest.raises(error, match=match):
-        draw_examples(*args)
+        draw_examples(*args, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize(
@@ -160,21 +147,12 @@ def test_generate_completions_batched_equals_one_by_one(chat_model: tuple[Any, A
         assert text == tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"prompts": "one string"}, TypeError, "`prompts`"),
-        ({"prompts": []}, ValueError, "`prompts`"),
-        ({"prompts": ["a"], "batch_size": 0}, ValueError, "`batch_size`"),
-        ({"prompts": ["a"], "max_new_tokens": 0}, ValueError, "`max_new_tokens`"),
-    ],
-)
-def test_generate_completions_rejects_bad_arguments(
-    chat_model: tuple[Any, Any], kwargs: dict[str, Any], error: type, match: str
-) -> None:
+def test_generate_completions_and_label_log_probs_refuse_one_string(chat_model: tuple[Any, Any]) -> None:
     model, tokenizer = chat_model
-    with pytest.raises(error, match=match):
-        generate_completions(model, tokenizer, **kwargs)
+    with pytest.raises(TypeError, match="`prompts`"):
+        generate_completions(model, tokenizer, "one string")
+    with pytest.raises(TypeError, match="`prompts`"):
+        label_log_probs(model, tokenizer, "one string", label_token_ids(tokenizer))
 
 
 def test_few_shot_predict_equals_the_argmax_of_label_log_probs(chat_model: tuple[Any, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 from ..course.device import device_of
 
 
@@ -27,14 +27,9 @@ def chat_reply(
     do_sample: False for greedy decoding (same answer every time); True to sample, e.g. with temperature=0.7.
     Other keyword arguments go to `model.generate`.
     """
-    require_type("message", message, str)
-    if not message.strip():
-        raise ValueError("`message` must be a non-empty string.")
-    if system is not None:
-        require_type("system", system, str)
-    require_type("max_new_tokens", max_new_tokens, int)
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError(f"`message` must be a non-empty string, got {message!r}.")
     require_range("max_new_tokens", max_new_tokens, low=1)
-    require_type("do_sample", do_sample, bool)
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("`tokenizer` has no chat template; use an instruction-tuned model (e.g. load_chat_model()).")
 

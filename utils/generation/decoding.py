@@ -14,64 +14,9 @@ from typing import Any
 
 import torch
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..course.arguments import require_choice, require_range
 
 __all__ = ["beam_search", "greedy_decode", "sample_decode", "sample_next_token", "top_k_filter", "top_p_filter"]
-
-
-# --------------------------------------------------------------------------- argument checks
-
-
-def _check_logits(logits: Any) -> None:
-    require_type("logits", logits, torch.Tensor)
-    if logits.ndim < 1 or not logits.is_floating_point():
-        raise ValueError(
-            f"`logits` must be a floating-point tensor of shape [..., vocab], got dtype {logits.dtype} "
-            f"and shape {tuple(logits.shape)}."
-        )
-
-
-def _check_k(name: str, k: Any) -> None:
-    require_type(name, k, int)
-    require_range(name, k, low=1)
-
-
-def _check_p(name: str, p: Any) -> None:
-    require_type(name, p, (int, float))
-    require_range(name, p, low=0, high=1, low_inclusive=False)
-
-
-def _check_input_ids(input_ids: Any) -> torch.Tensor:
-    """Return `input_ids` as a [batch, seq] tensor (a 1-D prompt becomes a batch of one)."""
-    require_type("input_ids", input_ids, torch.Tensor)
-    if input_ids.ndim not in (1, 2) or input_ids.shape[-1] == 0 or input_ids.is_floating_point():
-        raise ValueError(
-            f"`input_ids` must be a non-empty integer tensor of shape [seq] or [batch, seq], "
-            f"got dtype {input_ids.dtype} and shape {tuple(input_ids.shape)}."
-        )
-    return input_ids if input_ids.ndim == 2 else input_ids.unsqueeze(0)
-
-
-def _check_model(model: Any) -> None:
-    if not callable(model):
-        raise TypeError(f"`model` must be a callable causal LM (course or transformers), got {type(model).__name__}.")
-
-
-def _check_sampling(temperature: Any, top_k: Any, top_p: Any, generator: Any) -> None:
-    require_type("temperature", temperature, (int, float))
-    require_range("temperature", temperature, low=0, low_inclusive=False)
-    if top_k is not None:
-        _check_k("top_k", top_k)
-    if top_p is not None:
-        _check_p("top_p", top_p)
-    if generator is not None:
-        require_type("generator", generator, torch.Generator)
-
-
-def _check_eos(eos_token_id: Any) -> None:
-    if eos_token_id is not None:
-        require_type("eos_token_id", eos_token_id, int)
-        require_range("eos_token_id", eos_token_id, low=0)
 
 
 # --------------------------------------------------------------------------- filters and sampling
@@ -83,8 +28,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     Same rule as transformers' `TopKLogitsWarper`: everything strictly below the k-th largest value goes, so a tie
     at that threshold keeps all the tied tokens (possibly more than `k`). `k` larger than the vocabulary keeps all.
     """
-    _check_logits(logits)
-    _check_k("k", k)
+    require_range("k", k, low=1)
     k = min(k, logits.shape[-1])
     threshold = torch.topk(logits, k, dim=-1).values[..., -1:]  # the k-th largest value, per row
     return logits.masked_fill(logits < threshold, float("-inf"))
@@ -97,9 +41,7 @@ def top_p_filter(logits: torch.Tensor, p: float, min_tokens_to_keep: int = 1) ->
     whose cumulative probability is <= 1 - p, and always keep the `min_tokens_to_keep` most likely ones. Dropped
     logits become -inf. With p = 1.0 only tokens of probability (numerically) 0 at the bottom of the order go.
     """
-    _check_logits(logits)
-    _check_p("p", p)
-    _check_k("min_tokens_to_keep", min_tokens_to_keep)
+    require_range("p", p, low=0, high=1, low_inclusive=False)
     sorted_logits, sorted_indices = torch.sort(logits, descending=False)
     cumulative_probs = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
     sorted_to_remove = cumulative_probs <= (1 - float(p))
@@ -121,8 +63,6 @@ def sample_next_token(
     then `top_k_filter`, then `top_p_filter`, then softmax and `torch.multinomial` with `generator`
     (pass a seeded `torch.Generator`, e.g. from `utils.set_seed`, for reproducible draws).
     """
-    _check_logits(logits)
-    _check_sampling(temperature, top_k, top_p, generator)
     scores = logits.float() / temperature
     if top_k is not None:
         scores = top_k_filter(scores, top_k)
@@ -163,17 +103,9 @@ def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, past: Any, n_new
     return model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
 
 
-def _prompt_and_mask(input_ids: Any, attention_mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    ids = _check_input_ids(input_ids)
-    if attention_mask is None:
-        return ids, torch.ones_like(ids)
-    require_type("attention_mask", attention_mask, torch.Tensor)
-    mask = attention_mask if attention_mask.ndim == 2 else attention_mask.unsqueeze(0)
-    if mask.shape != ids.shape:
-        raise ValueError(
-            f"`attention_mask` must have the shape of `input_ids` {tuple(ids.shape)}, got {tuple(mask.shape)}."
-        )
-    return ids, mask.to(ids.device).long()
+def _as_batch(ids: torch.Tensor) -> torch.Tensor:
+    """A 1-D prompt `[seq]` becomes a batch of one `[1, seq]`; a batch stays as it is."""
+    return ids if ids.ndim == 2 else ids.unsqueeze(0)
 
 
 @torch.no_grad()
@@ -187,11 +119,8 @@ def _decode(
 ) -> torch.Tensor:
     """The loop shared by greedy and sampled decoding: `choose(logits [batch, vocab]) -> ids [batch]` picks each
     next token. Rows that produced `eos_token_id` are finished and padded with it; stop when all are."""
-    _check_model(model)
-    require_type("max_new_tokens", max_new_tokens, int)
-    require_range("max_new_tokens", max_new_tokens, low=1)
-    _check_eos(eos_token_id)
-    ids, mask = _prompt_and_mask(input_ids, attention_mask)
+    ids = _as_batch(input_ids)
+    mask = torch.ones_like(ids) if attention_mask is None else _as_batch(attention_mask).to(ids.device).long()
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
     past, n_new = None, ids.shape[1]
     for _ in range(max_new_tokens):
@@ -228,6 +157,7 @@ def greedy_decode(
     Gives the same tokens as `model.generate(input_ids, attention_mask=..., do_sample=False, max_new_tokens=...,
     eos_token_id=..., pad_token_id=eos_token_id)` (SmolLM2's generation config already uses pad = eos = 2).
     """
+    require_range("max_new_tokens", max_new_tokens, low=1)
     return _decode(model, input_ids, attention_mask, max_new_tokens, eos_token_id, lambda x: x.float().argmax(-1))
 
 
@@ -246,7 +176,12 @@ def sample_decode(
     """Like `greedy_decode`, but each next token is drawn with `sample_next_token(temperature, top_k, top_p,
     generator)`. With `generator=None` the draws come from torch's global generator, as in `model.generate`:
     after `torch.manual_seed(s)` both give the same tokens (tested on SmolLM2)."""
-    _check_sampling(temperature, top_k, top_p, generator)  # before any work
+    require_range("max_new_tokens", max_new_tokens, low=1)
+    require_range("temperature", temperature, low=0, low_inclusive=False)
+    if top_k is not None:
+        require_range("top_k", top_k, low=1)
+    if top_p is not None:
+        require_range("top_p", top_p, low=0, high=1, low_inclusive=False)
 
     def choose(logits: torch.Tensor) -> torch.Tensor:
         return sample_next_token(logits, temperature, top_k, top_p, generator)
@@ -349,16 +284,10 @@ def beam_search(
     (tested on SmolLM2 with early_stopping True/False/"never", with EOS and without). Exact equality needs the
     same float32 model; with near-tied scores a different backend could choose differently.
     """
-    _check_model(model)
-    ids = _check_input_ids(input_ids)
-    require_type("num_beams", num_beams, int)
     require_range("num_beams", num_beams, low=1)
-    require_type("max_new_tokens", max_new_tokens, int)
     require_range("max_new_tokens", max_new_tokens, low=1)
-    _check_eos(eos_token_id)
-    require_type("length_penalty", length_penalty, (int, float))
-    require_type("early_stopping", early_stopping, (bool, str))
     require_choice("early_stopping", early_stopping, [True, False, "never"])
+    ids = _as_batch(input_ids)
     results = [
         _beam_search_one(model, row, num_beams, max_new_tokens, eos_token_id, float(length_penalty), early_stopping)
         for row in ids

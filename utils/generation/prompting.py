@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from ..assets.datasets import SENTIMENT_LABELS
-from ..course.arguments import require_choice, require_range, require_type
 from ..course.device import device_of
 from ..transformer.padding import padding_side
 from .scoring import gather_log_probs
@@ -29,15 +28,9 @@ def format_example(
 ) -> str:
     """One example in the prompt: `template` filled with `text`, followed by `" " + label_words[label]` when a label
     is given (a solved example) or left open when `label` is None (the query)."""
-    require_type("text", text, str)
-    require_type("template", template, str)
     if "{text}" not in template:
         raise ValueError(f"`template` must contain the placeholder '{{text}}', got {template!r}.")
-    answer = ""
-    if label is not None:
-        require_type("label", label, (int, np.integer))
-        require_choice("label", int(label), range(len(label_words)))
-        answer = " " + label_words[int(label)]
+    answer = "" if label is None else " " + label_words[int(label)]
     return template.replace("{text}", text) + answer
 
 
@@ -66,8 +59,6 @@ def few_shot_prefix(
     """The part of `build_few_shot_prompt` that every query shares: the solved examples joined by `separator`,
     without the trailing separator (so the cut falls between a label word and whitespace, a token boundary).
     Empty for zero-shot."""
-    require_type("examples", examples, (list, tuple))
-    require_type("separator", separator, str)
     return separator.join(format_example(t, y, label_words=label_words, template=template) for t, y in examples)
 
 
@@ -76,13 +67,8 @@ def draw_examples(
 ) -> list[tuple[str, int]]:
     """`k` distinct (text, label) pairs drawn with `rng`, as balanced between the labels as possible (an odd `k`
     gives the extra example to a random label), in random order."""
-    require_type("k", k, int)
-    require_range("k", k, low=0)
-    require_type("rng", rng, np.random.Generator)
-    if len(texts) != len(labels):
-        raise ValueError(f"`texts` and `labels` must have the same length, got {len(texts)} and {len(labels)}.")
-    if not texts:
-        raise ValueError("`texts` must hold at least one example to draw from.")
+    if not texts or len(texts) != len(labels):
+        raise ValueError(f"`texts` and `labels` must be non-empty and of equal length: {len(texts)}, {len(labels)}.")
     classes = sorted(set(int(y) for y in labels))
     by_class = {c: [i for i, y in enumerate(labels) if int(y) == c] for c in classes}
     counts = {c: k // len(classes) for c in classes}
@@ -110,18 +96,9 @@ def label_token_ids(tokenizer: Any, label_words: Sequence[str] = SENTIMENT_LABEL
     return ids
 
 
-def _check_batch_args(prompts: Sequence[str], batch_size: int) -> None:
-    require_type("prompts", prompts, (list, tuple))
-    if not prompts or not all(isinstance(p, str) for p in prompts):
-        raise ValueError("`prompts` must be a non-empty list of strings.")
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
-
-
 def _prefix_cache(model: Any, tokenizer: Any, prompts: Sequence[str], prefix: str) -> tuple[Any, list[str], int]:
     """Run `prefix` once and return (its key/value cache, the prompts' suffixes, the prefix length in tokens),
     after checking that every prompt starts with `prefix` and tokenizes as prefix tokens + suffix tokens."""
-    require_type("shared_prefix", prefix, str)
     if not all(p.startswith(prefix) and len(p) > len(prefix) for p in prompts):
         raise ValueError("every prompt must start with `shared_prefix` and continue after it.")
     prefix_ids = tokenizer(prefix)["input_ids"]
@@ -154,7 +131,8 @@ def label_log_probs(
     shared_prefix: text every prompt starts with (e.g. `few_shot_prefix(examples)`). It is run through the model
     once and its key/value cache reused for every batch, so k-shot scoring costs little more than zero-shot;
     the result is the same up to float rounding. (A model without a cache gets the whole prompts.)"""
-    _check_batch_args(prompts, batch_size)
+    if isinstance(prompts, str):
+        raise TypeError("`prompts` must be a list of strings, got one str; wrap it: [prompt].")
     device = device_of(model)
     cache, n_prefix = None, 0
     if shared_prefix:
@@ -192,7 +170,8 @@ def few_shot_predict(
 ) -> np.ndarray:
     """The label each text gets from a k-shot prompt with `examples` (none: zero-shot): the label word with the
     highest log-probability after the prompt. The examples' prefix is run once and cached."""
-    require_type("texts", texts, (list, tuple))
+    if isinstance(texts, str):
+        raise TypeError("`texts` must be a list of strings, got one str; wrap it: [text].")
     prompts = [build_few_shot_prompt(examples, text, label_words=label_words) for text in texts]
     prefix = few_shot_prefix(examples, label_words=label_words) or None
     ids = label_token_ids(tokenizer, label_words)
@@ -206,9 +185,8 @@ def generate_completions(
 ) -> list[str]:
     """Greedy continuations of `max_new_tokens` tokens, one string per prompt (new text only). Batches are padded on
     the left, so every prompt ends where generation starts."""
-    _check_batch_args(prompts, batch_size)
-    require_type("max_new_tokens", max_new_tokens, int)
-    require_range("max_new_tokens", max_new_tokens, low=1)
+    if isinstance(prompts, str):
+        raise TypeError("`prompts` must be a list of strings, got one str; wrap it: [prompt].")
     device = device_of(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     texts: list[str] = []
@@ -222,7 +200,6 @@ def generate_completions(
 
 def parse_label(completion: str, label_words: Sequence[str] = SENTIMENT_LABELS) -> int:
     """The label whose word appears in `completion` (case-insensitive, whole word), or -1 when none or several do."""
-    require_type("completion", completion, str)
     words = set("".join(ch if ch.isalnum() else " " for ch in completion.lower()).split())
     hits = [label for label, word in enumerate(label_words) if word.lower() in words]
     return hits[0] if len(hits) == 1 else -1

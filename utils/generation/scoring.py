@@ -10,8 +10,6 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ..course.arguments import require_type
-
 
 class SequenceLogProbs(NamedTuple):
     """`per_token[b, t]` = log P(token t | tokens < t) where `completion_mask[b, t]` is 1, else 0; `total[b]` = their
@@ -39,20 +37,7 @@ def sequence_log_probs(
     padding), completion_mask `[batch, seq]`: 1 where a token's log-probability counts (e.g. the answer after a
     prompt). The token at position t is scored from the logits at t - 1, so position 0 can never count.
     """
-    require_type("input_ids", input_ids, torch.Tensor)
-    require_type("completion_mask", completion_mask, torch.Tensor)
-    if input_ids.ndim != 2 or completion_mask.shape != input_ids.shape:
-        raise ValueError(
-            f"`input_ids` must be [batch, seq] and `completion_mask` the same shape, got {tuple(input_ids.shape)} "
-            f"and {tuple(completion_mask.shape)}."
-        )
-    if attention_mask is not None and attention_mask.shape != input_ids.shape:
-        raise ValueError(
-            f"`attention_mask` must have the shape of `input_ids` {tuple(input_ids.shape)}, "
-            f"got {tuple(attention_mask.shape)}."
-        )
-    if completion_mask[:, 0].any():
-        raise ValueError("`completion_mask` must be 0 at position 0: the first token has no logits before it.")
+    assert completion_mask.shape == input_ids.shape, "`completion_mask` must have the shape of `input_ids`"
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]  # logits at t - 1
     picked = gather_log_probs(logits, input_ids[:, 1:, None])[..., 0]  # log P(token t | tokens < t), t >= 1
     counted = completion_mask[:, 1:].to(picked.dtype)

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from ..course.arguments import require_range, require_type
 from ..course.device import device_of
 
 INCOMPLETE = "\ufffd"  # what a tokenizer decodes from the first bytes of a character that is not finished yet
@@ -47,11 +46,6 @@ def stream_token_ids(
     input_ids: the prompt, shape (1, length) (one sequence, no padding). The loop stops after `max_new_tokens` ids
     or before yielding a stop id (the stop id itself is not yielded).
     """
-    require_type("input_ids", input_ids, torch.Tensor)
-    if input_ids.ndim != 2 or input_ids.shape[0] != 1 or input_ids.shape[1] == 0:
-        raise ValueError(f"`input_ids` must have shape (1, length >= 1), got {tuple(input_ids.shape)}.")
-    require_type("max_new_tokens", max_new_tokens, int)
-    require_range("max_new_tokens", max_new_tokens, low=1)
     stops = {int(i) for i in stop_ids}
     output = model(input_ids=input_ids.to(device_of(model)), use_cache=True)  # the whole prompt, once
     for _ in range(max_new_tokens):
@@ -82,13 +76,6 @@ def stream_text(tokenizer: Any, token_ids: Iterable[int]) -> Iterator[str]:
 
 def chat_input_ids(tokenizer: Any, messages: Sequence[dict[str, str]]) -> torch.Tensor:
     """The token ids (1, length) of chat `messages` in the tokenizer's chat template, ready for the reply."""
-    require_type("messages", messages, (list, tuple))
-    if not messages:
-        raise ValueError("`messages` must hold at least one {'role': ..., 'content': ...} message.")
-    for i, message in enumerate(messages):
-        require_type(f"messages[{i}]", message, dict)
-        if not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
-            raise ValueError(f"`messages[{i}]` must have string 'role' and 'content' keys, got {message!r}.")
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("`tokenizer` has no chat template; use an instruction-tuned model (e.g. load_chat_model()).")
     encoded = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt")
@@ -115,9 +102,6 @@ def stream_chat_reply(
 def repeated_line_start(text: str, *, min_words: int = 3) -> int | None:
     """The index in `text` where a finished line (one followed by a newline) of at least `min_words` words repeats a
     line written before it, or None. Cutting `text` there keeps everything up to the loop."""
-    require_type("text", text, str)
-    require_type("min_words", min_words, int)
-    require_range("min_words", min_words, low=1)
     seen: set[str] = set()
     position = 0
     for line in text.split("\n")[:-1]:  # the last piece is not finished yet
