@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..course.arguments import require_range, require_type
 from ..course.device import device_of
 
 MAX_TOKENS = 256  # `max_seq_length` in the model's sentence_bert_config.json; longer sentences are truncated
@@ -49,6 +50,9 @@ def embed_sentences(
     """
     if isinstance(sentences, str):
         raise TypeError("`sentences` must be a list of strings, got one str; wrap it: [sentence].")
+    for i, sentence in enumerate(sentences):
+        require_type(f"sentences[{i}]", sentence, str)
+    require_range("batch_size", batch_size, low=1)
     if (model is None) != (tokenizer is None):
         raise ValueError("Pass both `model` and `tokenizer` (from load_encoder()), or neither for the default.")
     if model is None:
