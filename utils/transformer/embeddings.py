@@ -82,6 +82,10 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     Shapes of the result: () for two vectors, (n,) or (m,) for a matrix against a vector, (n, m) for two matrices.
     """
+    require_type("a", a, torch.Tensor)
+    require_type("b", b, torch.Tensor)
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"`a` and `b` must have the same last dimension, got {tuple(a.shape)} and {tuple(b.shape)}.")
     a_unit = F.normalize(a.float(), p=2, dim=-1)
     b_unit = F.normalize(b.float(), p=2, dim=-1).to(a_unit.device)
     return a_unit @ (b_unit.T if b_unit.ndim == 2 else b_unit)
