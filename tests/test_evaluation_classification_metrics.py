@@ -43,7 +43,7 @@ def test_accepts_tensors_and_fixed_class_count() -> None:
         (([], []), ValueError, "non-empty"),
         (([0, 1], [0, -1]), ValueError, "-1"),
         (([0.5, 1.0], [0, 1]), ValueError, "integer class labels"),
-        (("01", [0, 1]), TypeError, "`y_true`"),
+        (("01", [0, 1]), ValueError, "`y_true`"),
         (([0, 2], [0, 1], 2), ValueError, "`n_classes`"),
     ],
 )

@@ -200,24 +200,18 @@ def test_multiple_choice_on_real_models_is_consistent(llama, hf_tokenizer, gpt_a
 
 
 @pytest.mark.parametrize(
-    ("items", "kwargs", "error"),
+    ("items", "kwargs", "match"),
     [
-        ([], {}, ValueError),
-        ("not a list", {}, TypeError),
-        ([{"question": "Q", "choices": ["a", "b"]}], {}, ValueError),  # no answer
-        ([{"question": "Q", "choices": ["a"], "answer": 0}], {}, ValueError),  # one choice
-        ([{"question": "Q", "choices": ["a", "b"], "answer": 2}], {}, ValueError),
-        ([{"question": "Q", "choices": ["a", "b"], "answer": "a"}], {}, TypeError),
-        ([{"question": 3, "choices": ["a", "b"], "answer": 0}], {}, TypeError),
-        ([{"question": "Q", "choices": ["a", ""], "answer": 0}], {}, ValueError),
-        ([{"question": "Q", "choices": ["a", "b"], "answer": 0}], {"normalize": "mean"}, ValueError),
-        ([{"question": "Q", "choices": ["a", "b"], "answer": 0}], {"batch_size": 0}, ValueError),
-        ([{"question": "Q", "choices": ["a", "b"], "answer": 0}], {"max_length": 1}, ValueError),
+        ([], {}, "`items`"),
+        ([{"question": "Q", "choices": ["a"], "answer": 0}], {}, r"`items\[0\]`"),  # one choice
+        ([{"question": "Q", "choices": ["a", "b"], "answer": 2}], {}, r"`items\[0\]`"),
+        ([{"question": "Q", "choices": ["a", "b"], "answer": 0}], {"normalize": "mean"}, "`normalize`"),
+        ([{"question": "Q", "choices": ["a", "b"], "answer": 0}], {"max_length": 1}, "too long"),
     ],
 )
-def test_multiple_choice_rejects_bad_arguments(forced, items, kwargs, error) -> None:
+def test_multiple_choice_rejects_bad_arguments(forced, items, kwargs, match) -> None:
     model, tokenizer = forced
-    with pytest.raises(error):
+    with pytest.raises(ValueError, match=match):
         multiple_choice_accuracy(model, tokenizer, items, **kwargs)
 
 
@@ -227,8 +221,6 @@ def test_continuation_log_likelihood_rejects_bad_arguments(forced) -> None:
         continuation_log_likelihood(model, tokenizer, ["a", "b"], ["c"])
     with pytest.raises(ValueError, match="pair up"):
         continuation_log_likelihood(model, tokenizer, [], [])
-    with pytest.raises(TypeError, match="continuations"):
-        continuation_log_likelihood(model, tokenizer, ["a"], [3])
     with pytest.raises(ValueError, match="no tokens"):
         continuation_log_likelihood(model, tokenizer, ["a"], [""], separator="")
     with pytest.raises(ValueError, match="too long"):
@@ -236,16 +228,12 @@ def test_continuation_log_likelihood_rejects_bad_arguments(forced) -> None:
 
 
 def test_perplexity_rejects_bad_arguments(llama, hf_tokenizer) -> None:
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="nothing to predict"):
         perplexity(llama, hf_tokenizer, [])
     with pytest.raises(ValueError, match="nothing to predict"):
         perplexity(llama, hf_tokenizer, ["x"])
-    with pytest.raises(TypeError, match="texts"):
-        perplexity(llama, hf_tokenizer, [1])
-    with pytest.raises(TypeError, match="model"):
-        perplexity("a model", hf_tokenizer, ["the cat"])
-    with pytest.raises(TypeError, match="tokenizer"):
-        perplexity(llama, object(), ["the cat"])
+    with pytest.raises(TypeError, match=r"`texts`.*one str"):
+        text_log_likelihood(llama, hf_tokenizer, "the cat")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -274,8 +262,7 @@ def test_wilson_interval_known_values_and_properties() -> None:
         ((11, 10), ValueError),
         ((-1, 10), ValueError),
         ((5, 10, 1.0), ValueError),
-        ((5.0, 10), TypeError),
-        ((5, 10, 95), TypeError),
+        ((5, 10, 95), ValueError),
     ],
 )
 def test_wilson_interval_rejects_bad_arguments(args, error) -> None:

@@ -97,17 +97,16 @@ def test_lcs_length() -> None:
 
 
 @pytest.mark.parametrize(
-    ("call", "error"),
+    ("call", "error", "name"),
     [
-        (lambda: rouge_n("a", "b", 0), ValueError),
-        (lambda: rouge_n("a", "b", 1.5), TypeError),
-        (lambda: rouge_n(None, "b", 1), TypeError),
-        (lambda: rouge_l("a", ["b"]), TypeError),
-        (lambda: rouge_l("a", "b", stemmer="yes"), TypeError),
+        (lambda: rouge_n("a", "b", 0), ValueError, "`n`"),
+        (lambda: rouge_n(["a"], "a", 1), TypeError, "`prediction`"),  # the caller's argument, not the tokenizer's
+        (lambda: rouge_n_scores("a", None, 1), TypeError, "`reference`"),
+        (lambda: rouge_l("a", ["b"]), TypeError, "`reference`"),
     ],
 )
-def test_rouge_rejects_bad_arguments(call, error) -> None:
-    with pytest.raises(error):
+def test_rouge_rejects_bad_arguments(call, error, name) -> None:
+    with pytest.raises(error, match=name):
         call()
 
 
@@ -189,18 +188,18 @@ def test_bleu_tokenizer() -> None:
 
 
 @pytest.mark.parametrize(
-    ("hypotheses", "references", "error"),
+    ("hypotheses", "references", "error", "name"),
     [
-        ([], [], ValueError),
-        (["a", "b"], ["a"], ValueError),
-        ("a", ["a"], TypeError),
-        (["a"], "a", TypeError),
-        ([1], ["a"], TypeError),
-        (["a"], [None], TypeError),
-        (["a"], [[]], ValueError),
-        (["a"], [["a", 2]], TypeError),
+        ([], [], ValueError, "`hypotheses`"),
+        (["a", "b"], ["a"], ValueError, "2 hypotheses"),
+        ("a", ["a"], ValueError, "`hypotheses`"),
+        (["a"], "a", ValueError, "`references`"),
+        ([1], ["a"], TypeError, r"`hypotheses\[0\]`"),
+        (["a"], [None], TypeError, r"`references\[0\]`"),
+        (["a"], [[]], TypeError, r"`references\[0\]`"),
+        (["a"], [["a", 2]], TypeError, r"`references\[0\]`"),
     ],
 )
-def test_bleu_rejects_bad_arguments(hypotheses, references, error) -> None:
-    with pytest.raises(error):
+def test_bleu_rejects_bad_arguments(hypotheses, references, error, name) -> None:
+    with pytest.raises(error, match=name):
         bleu(hypotheses, references)

@@ -25,4 +25,6 @@ def test_repeated_ngram_rate_by_hand() -> None:
     assert repeated_ngram_rate(list(range(10)), 4) == 0.0
     assert repeated_ngram_rate(["a"] * 5, 1) == pytest.approx(4 / 5)
     with pytest.raises(ValueError, match="`n`"):
-        ngrams(TOY, 0)
+        repeated_ngram_rate(TOY, 0)
+    with pytest.raises(ValueError, match="`n`"):
+        distinct_n(TOY, 0)

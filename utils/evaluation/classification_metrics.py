@@ -8,13 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 
 ArrayLike = Sequence[int] | np.ndarray | torch.Tensor
 
 
 def _as_labels(name: str, values: ArrayLike) -> np.ndarray:
-    require_type(name, values, (list, tuple, np.ndarray, torch.Tensor))
     array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
     if array.size == 0:
         return array.astype(np.int64).reshape(-1)
@@ -32,7 +31,6 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None
         raise ValueError("class labels must be >= 0 (an unparsed answer is -1: map it to a class first).")
     if n_classes is None:
         n_classes = int(max(true.max(), pred.max())) + 1
-    require_type("n_classes", n_classes, int)
     require_range("n_classes", n_classes, low=int(max(true.max(), pred.max())) + 1)
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (true, pred), 1)
@@ -45,7 +43,6 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike, positive: int =
     precision = TP / (TP + FP): of the snippets called positive, how many are;
     recall = TP / (TP + FN): of the positive snippets, how many were found;
     F1 = 2 P R / (P + R), their harmonic mean. A ratio with a zero denominator is reported as 0."""
-    require_type("positive", positive, int)
     matrix = confusion_matrix(y_true, y_pred)
     if positive >= len(matrix):
         matrix = np.pad(matrix, (0, positive + 1 - len(matrix)))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..course.arguments import require_choice, require_range
 from ..course.device import device_of
 from ..generation.scoring import sequence_log_probs
 from ..transformer.tokenizer import BPETokenizer
@@ -44,13 +44,8 @@ NORMALIZATIONS = ("sum", "token", "char")
 def encode(tokenizer: Any, text: str, *, special_tokens: bool = True) -> list[int]:
     """Token ids of `text` with either kind of tokenizer. `special_tokens=False` keeps a transformers tokenizer
     from adding its BOS/EOS (for a continuation glued after a context); the course's BPE adds none anyway."""
-    require_type("text", text, str)
     if isinstance(tokenizer, BPETokenizer):
         return list(tokenizer.encode(text))
-    if not callable(getattr(tokenizer, "encode", None)):
-        raise TypeError(
-            f"`tokenizer` must be a transformers tokenizer or a BPETokenizer, got {type(tokenizer).__name__}."
-        )
     return list(tokenizer.encode(text, add_special_tokens=special_tokens))
 
 
@@ -105,16 +100,6 @@ def _score_rows(model: nn.Module, rows: Sequence[tuple[list[int], int]], batch_s
     return torch.cat(totals).numpy()
 
 
-def _check_common(model: Any, batch_size: int, max_length: int | None) -> int | None:
-    require_type("model", model, nn.Module)
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
-    if max_length is not None:
-        require_type("max_length", max_length, int)
-        require_range("max_length", max_length, low=2)
-    return max_length if max_length is not None else model_max_length(model)
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Perplexity
 
@@ -149,18 +134,13 @@ def text_log_likelihood(
 
     Texts longer than `max_length` tokens (default: the model's context length, from its config) are cut to
     their first `max_length` tokens."""
-    limit = _check_common(model, batch_size, max_length)
-    require_type("texts", texts, (list, tuple))
-    if not texts:
-        raise ValueError("`texts` must hold at least one string, got an empty list.")
-    rows = []
-    for i, text in enumerate(texts):
-        require_type(f"texts[{i}]", text, str)
-        ids = encode(tokenizer, text)
-        rows.append((ids[:limit] if limit else ids, 1))
+    if isinstance(texts, str):
+        raise TypeError("`texts` must be a list of strings, got one str; wrap it: [text] (or call perplexity).")
+    limit = max_length or model_max_length(model)
+    rows = [(ids[:limit] if limit else ids, 1) for ids in (encode(tokenizer, text) for text in texts)]
     n_tokens = np.array([max(len(ids) - 1, 0) for ids, _ in rows])
     if n_tokens.sum() == 0:
-        raise ValueError("every text is a single token: there is nothing to predict (perplexity needs >= 2 tokens).")
+        raise ValueError("`texts` has no text of 2 or more tokens: there is nothing to predict.")
     keep = [i for i, n in enumerate(n_tokens) if n > 0]  # a one-token text predicts nothing: log-probability 0
     log_probs = np.zeros(len(rows))
     log_probs[keep] = _score_rows(model, [rows[i] for i in keep], batch_size)
@@ -215,19 +195,11 @@ def continuation_log_likelihood(
     """log P(separator + continuations[i] | contexts[i]) for each i: the summed log-probability of the
     continuation's tokens only (float64 array). The building block of `multiple_choice_accuracy`, and of bias
     probes that compare one continuation after two contexts."""
-    limit = _check_common(model, batch_size, max_length)
-    require_type("contexts", contexts, (list, tuple))
-    require_type("continuations", continuations, (list, tuple))
-    require_type("separator", separator, str)
-    if not contexts or len(contexts) != len(continuations):
-        raise ValueError(
-            f"`contexts` and `continuations` must be non-empty and pair up, got {len(contexts)} and "
-            f"{len(continuations)}."
-        )
+    if isinstance(contexts, str) or not contexts or len(contexts) != len(continuations):
+        raise ValueError("`contexts` and `continuations` must be non-empty lists of strings that pair up.")
+    limit = max_length or model_max_length(model)
     rows = []
-    for i, (context, continuation) in enumerate(zip(contexts, continuations, strict=True)):
-        require_type(f"contexts[{i}]", context, str)
-        require_type(f"continuations[{i}]", continuation, str)
+    for context, continuation in zip(contexts, continuations, strict=True):
         ids, n_context, _ = _continuation_rows(tokenizer, context, continuation, separator, limit)
         rows.append((ids, n_context))
     return _score_rows(model, rows, batch_size)
@@ -286,27 +258,6 @@ class MultipleChoiceResult:
         )
 
 
-def _check_items(items: Any) -> list[tuple[str, list[str], int]]:
-    require_type("items", items, (list, tuple))
-    if not items:
-        raise ValueError("`items` must hold at least one question, got an empty list.")
-    out = []
-    for i, item in enumerate(items):
-        require_type(f"items[{i}]", item, Mapping)
-        missing = {"question", "choices", "answer"} - set(item)
-        if missing:
-            raise ValueError(f"`items[{i}]` must have keys 'question', 'choices', 'answer'; missing {sorted(missing)}.")
-        question, choices, answer = item["question"], item["choices"], item["answer"]
-        require_type(f"items[{i}]['question']", question, str)
-        require_type(f"items[{i}]['choices']", choices, (list, tuple))
-        if len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
-            raise ValueError(f"`items[{i}]['choices']` must hold at least two non-empty strings, got {choices!r}.")
-        require_type(f"items[{i}]['answer']", answer, (int, np.integer))
-        require_choice(f"items[{i}]['answer']", int(answer), range(len(choices)))
-        out.append((question, list(choices), int(answer)))
-    return out
-
-
 def multiple_choice_accuracy(
     model: nn.Module,
     tokenizer: Any,
@@ -325,10 +276,14 @@ def multiple_choice_accuracy(
     normalize: "sum" (total log-probability: favours short choices), "token" (mean per token) or "char" (total
     divided by the choice's length in characters: comparable across tokenizers). A question too long for
     `max_length` (default: the model's context length) loses its beginning."""
-    limit = _check_common(model, batch_size, max_length)
-    parsed = _check_items(items)
     require_choice("normalize", normalize, NORMALIZATIONS)
-    require_type("separator", separator, str)
+    parsed = [(item["question"], list(item["choices"]), int(item["answer"])) for item in items]
+    if not parsed:
+        raise ValueError("`items` must hold at least one question, got none.")
+    for i, (_, choices, answer) in enumerate(parsed):
+        if len(choices) < 2 or not 0 <= answer < len(choices):
+            raise ValueError(f"`items[{i}]` needs two or more 'choices' and an 'answer' index among them.")
+    limit = max_length or model_max_length(model)
     rows, n_tokens, n_chars = [], [], []
     for question, choices, _ in parsed:
         for choice in choices:
@@ -364,11 +319,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     centre = (p + z²/2n) / (1 + z²/n), half-width = z / (1 + z²/n) * sqrt(p(1 - p)/n + z²/4n²).
     Unlike p ± z·sqrt(p(1-p)/n) it stays inside [0, 1] and is not zero-width at p = 0 or 1, which matters for
     the small benchmarks of a notebook."""
-    require_type("successes", successes, (int, np.integer))
-    require_type("n", n, (int, np.integer))
     require_range("n", n, low=1)
     require_range("successes", successes, low=0, high=n)
-    require_type("confidence", confidence, float)
     require_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / n

@@ -56,8 +56,6 @@ def _porter_stemmer() -> Any:
 def rouge_tokenize(text: str, stemmer: bool = False) -> list[str]:
     """ROUGE's words: lowercase, non-alphanumerics (a-z, 0-9) to spaces, split; optionally Porter-stem words of
     more than 3 characters. "The cat's 2 hats!" -> ['the', 'cat', 's', '2', 'hats']."""
-    require_type("text", text, str)
-    require_type("stemmer", stemmer, bool)
     tokens = _NOT_ALPHANUMERIC.sub(" ", text.lower()).split()
     if stemmer:
         stem = _porter_stemmer().stem
@@ -76,7 +74,8 @@ def rouge_n_scores(prediction: str, reference: str, n: int, *, stemmer: bool = F
     matched = sum over the reference's n-grams of min(count in reference, count in prediction) ("clipped" counts:
     repeating a word does not earn it twice); precision = matched / prediction n-grams, recall = matched /
     reference n-grams (0 when a side has no n-gram)."""
-    require_type("n", n, int)
+    require_type("prediction", prediction, str)
+    require_type("reference", reference, str)
     require_range("n", n, low=1)
     predicted = Counter(ngrams(rouge_tokenize(prediction, stemmer), n))
     wanted = Counter(ngrams(rouge_tokenize(reference, stemmer), n))
@@ -99,6 +98,8 @@ def lcs_length(a: Sequence[Any], b: Sequence[Any]) -> int:
 
 def rouge_l_scores(prediction: str, reference: str, *, stemmer: bool = False) -> OverlapScore:
     """ROUGE-L precision, recall and F: LCS length / prediction words, / reference words (0 if either is empty)."""
+    require_type("prediction", prediction, str)
+    require_type("reference", reference, str)
     predicted = rouge_tokenize(prediction, stemmer)
     wanted = rouge_tokenize(reference, stemmer)
     if not predicted or not wanted:
@@ -136,7 +137,6 @@ _13A_PASSES = (
 
 def bleu_tokenize(text: str) -> list[str]:
     """BLEU's words (sacrebleu's default "13a" tokenizer): "Hello, world (v2.0)!" -> Hello , world ( v2.0 ) !"""
-    require_type("text", text, str)
     line = text.rstrip().replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
     if "&" in line:  # the four XML escapes mteval undoes
         for escaped, plain in (("&quot;", '"'), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">")):
@@ -176,31 +176,6 @@ class BLEUBreakdown:
         )
 
 
-def _check_corpus(hypotheses: Any, references: Any) -> list[list[str]]:
-    """The references as one list of reference strings per hypothesis."""
-    require_type("hypotheses", hypotheses, (list, tuple))
-    require_type("references", references, (list, tuple))
-    if not hypotheses:
-        raise ValueError("`hypotheses` must hold at least one sentence, got an empty list.")
-    if len(references) != len(hypotheses):
-        raise ValueError(
-            f"`references` must hold one reference (or a list of them) per hypothesis: got {len(references)} "
-            f"references for {len(hypotheses)} hypotheses."
-        )
-    for i, hypothesis in enumerate(hypotheses):
-        require_type(f"hypotheses[{i}]", hypothesis, str)
-    out = []
-    for i, reference in enumerate(references):
-        refs = [reference] if isinstance(reference, str) else reference
-        require_type(f"references[{i}]", refs, (list, tuple))
-        if not refs:
-            raise ValueError(f"`references[{i}]` must hold at least one reference string.")
-        for ref in refs:
-            require_type(f"references[{i}][...]", ref, str)
-        out.append(list(refs))
-    return out
-
-
 def _all_ngrams(tokens: Sequence[str], max_order: int) -> Counter:
     return Counter(gram for n in range(1, max_order + 1) for gram in ngrams(tokens, n))
 
@@ -214,7 +189,17 @@ def bleu_breakdown(hypotheses: Sequence[str], references: Sequence[str | Sequenc
     mean of sentence scores. A zero match count for some n > 1 is smoothed as mteval does ("exp"): the k-th such
     order gets precision 100 / (2^k * total); if nothing at all matches, or some order has no n-gram at all (every
     hypothesis shorter than n words), BLEU is 0."""
-    all_refs = _check_corpus(hypotheses, references)
+    one_string = isinstance(hypotheses, str) or isinstance(references, str)
+    if one_string or not hypotheses or len(references) != len(hypotheses):
+        raise ValueError(
+            "`hypotheses` must be a non-empty list of strings and `references` hold one reference (or a list of "
+            f"them) per hypothesis: got {len(references)} references for {len(hypotheses)} hypotheses."
+        )
+    all_refs = [[reference] if isinstance(reference, str) else reference for reference in references]
+    for i, (hypothesis, refs) in enumerate(zip(hypotheses, all_refs, strict=True)):
+        strings = isinstance(refs, list | tuple) and refs and all(isinstance(ref, str) for ref in refs)
+        if not isinstance(hypothesis, str) or not strings:
+            raise TypeError(f"`hypotheses[{i}]` must be a string and `references[{i}]` one or more strings.")
     matches, totals = [0] * MAX_ORDER, [0] * MAX_ORDER
     hyp_len = ref_len = 0
     for hypothesis, refs in zip(hypotheses, all_refs, strict=True):

@@ -6,24 +6,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 
 
 def ngrams(tokens: Sequence[Any], n: int) -> list[tuple[Any, ...]]:
     """Every run of `n` consecutive tokens, in order."""
-    require_type("n", n, int)
-    require_range("n", n, low=1)
     return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def distinct_n(tokens: Sequence[Any], n: int) -> float:
     """Share of the n-grams that are different from each other (1.0: no n-gram repeats; 0 for no n-grams)."""
+    require_range("n", n, low=1)
     grams = ngrams(tokens, n)
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
 def repeated_ngram_rate(tokens: Sequence[Any], n: int = 4) -> float:
     """Share of the n-grams that already occurred earlier in the text (0.0: nothing repeats)."""
+    require_range("n", n, low=1)
     grams = ngrams(tokens, n)
     seen: set[tuple[Any, ...]] = set()
     repeats = 0

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 
 
 class Interval(NamedTuple):
@@ -29,7 +29,6 @@ class Interval(NamedTuple):
 
 
 def _as_scores(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
-    require_type(name, values, (list, tuple, np.ndarray))
     array = np.asarray(values, dtype=float)
     if array.ndim != 1 or len(array) < 2:
         raise ValueError(f"`{name}` must be a flat sequence of at least 2 numbers, got shape {array.shape}.")
@@ -44,11 +43,8 @@ def bootstrap_ci(
     """The mean of `values` with a percentile-bootstrap interval at `confidence` (e.g. 0.95), from `n_resamples`
     resamples drawn with a generator seeded by `seed` (so the interval is reproducible)."""
     scores = _as_scores("values", values)
-    require_type("confidence", confidence, float)
     require_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    require_type("n_resamples", n_resamples, int)
     require_range("n_resamples", n_resamples, low=100)
-    require_type("seed", seed, int)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(scores), size=(n_resamples, len(scores)))
     means = scores[picks].mean(axis=1)
