@@ -30,5 +30,5 @@ def test_bad_arguments_are_named() -> None:
         recall_at_k(RESULTS, GOLD[:2], 1)
     with pytest.raises(ValueError, match="`k`"):
         recall_at_k(RESULTS, GOLD, 0)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="one entry per question"):
         mean_reciprocal_rank([], [])

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..assets.datasets import load_package_summaries
+from ..course.arguments import require_choice, require_range
 
 PACKAGE_SOURCE = "Debian package description"
 SPLITS = ("train", "test", "all")
@@ -49,12 +50,8 @@ class Question:
 
 
 def _package_rows(split: str, limit: int | None) -> list[dict[str, str]]:
-    from ..assets.datasets import load_package_summaries
-
-    require_type("split", split, str)
     require_choice("split", split, SPLITS)
     if limit is not None:
-        require_type("limit", limit, int)
         require_range("limit", limit, low=1)
     data = load_package_summaries()
     splits = ("train", "test") if split == "all" else (split,)
@@ -76,7 +73,6 @@ def package_documents(split: str = "train", limit: int | None = None, *, with_su
     with_summary: put the one-line summary in front of the description (False: index the description only, so
     that questions built from the summary by `package_questions` are not copies of the indexed text).
     """
-    require_type("with_summary", with_summary, bool)
     return [package_document(row, with_summary=with_summary) for row in _package_rows(split, limit)]
 
 
@@ -97,10 +93,6 @@ def _lower_first(summary: str) -> str:
 def question_for(package: str, summary: str) -> Question:
     """The question about one package: a paraphrase template (picked by a hash of the package name) around its
     summary; the gold source and the expected answer are the package."""
-    require_type("package", package, str)
-    require_type("summary", summary, str)
-    if not package.strip() or not summary.strip():
-        raise ValueError("`package` and `summary` must be non-empty strings.")
     template = QUESTION_TEMPLATES[_stable_index(package, len(QUESTION_TEMPLATES))]
     return Question(template.format(summary=_lower_first(summary)), package, package, summary)
 

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 from .index import Hit
-
-
-def _check(results: Sequence[Sequence[Hit]], gold_ids: Sequence[str]) -> None:
-    require_type("results", results, (list, tuple))
-    require_type("gold_ids", gold_ids, (list, tuple))
-    if len(results) != len(gold_ids):
-        raise ValueError(
-            f"`results` and `gold_ids` must have one entry per question, got {len(results)} and {len(gold_ids)}."
-        )
-    if not results:
-        raise ValueError("`results` is empty: there is nothing to score.")
 
 
 def gold_ranks(results: Sequence[Sequence[Hit]], gold_ids: Sequence[str]) -> list[int | None]:
     """The rank (1 = best) of each question's gold document in its hits, None when it was not retrieved."""
-    _check(results, gold_ids)
+    if not results or len(results) != len(gold_ids):
+        raise ValueError(f"`results` and `gold_ids` need one entry per question: {len(results)}, {len(gold_ids)}.")
     ranks: list[int | None] = []
     for hits, gold in zip(results, gold_ids, strict=True):
         ranks.append(next((hit.rank for hit in hits if hit.document.doc_id == gold), None))
@@ -36,7 +26,6 @@ def gold_ranks(results: Sequence[Sequence[Hit]], gold_ids: Sequence[str]) -> lis
 
 def recall_at_k(results: Sequence[Sequence[Hit]], gold_ids: Sequence[str], k: int) -> float:
     """The fraction of questions whose gold document (`gold_ids[i]`, a `doc_id`) is among their first `k` hits."""
-    require_type("k", k, int)
     require_range("k", k, low=1)
     ranks = gold_ranks(results, gold_ids)
     return sum(rank is not None and rank <= k for rank in ranks) / len(ranks)

@@ -10,6 +10,7 @@ real systems grow into (approximate indexes for millions of vectors).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -20,8 +21,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
-from ..course.arguments import require_range, require_type
+from ..assets.models import cache_dir as models_cache_dir
+from ..assets.models import load_encoder
+from ..course.arguments import require_range
 from ..transformer.embeddings import MAX_TOKENS, embed_sentences
 from .documents import Document
 
@@ -41,12 +45,7 @@ class Hit:
 def _texts_of(name: str, items: Sequence[Document | str]) -> list[str]:
     if isinstance(items, str):
         raise TypeError(f"`{name}` must be a list of Documents or strings, got one str; wrap it: [text].")
-    require_type(name, items, (list, tuple))
-    texts = []
-    for i, item in enumerate(items):
-        require_type(f"{name}[{i}]", item, (Document, str))
-        texts.append(item.text if isinstance(item, Document) else item)
-    return texts
+    return [item.text if isinstance(item, Document) else item for item in items]
 
 
 def embedding_cache_key(texts: Sequence[str]) -> str:
@@ -62,21 +61,25 @@ def embedding_cache_key(texts: Sequence[str]) -> str:
 
 def default_embedding_cache() -> Path:
     """Where `embed_documents` keeps vectors: `utils.assets.models.cache_dir()/embeddings`."""
-    from ..assets.models import cache_dir
+    return models_cache_dir() / "embeddings"
 
-    return cache_dir() / "embeddings"
+
+@functools.lru_cache(maxsize=1)
+def default_encoder() -> tuple[Any, Any]:
+    """The offline MiniLM `(model, tokenizer)` (`load_encoder()`) that documents and queries are embedded with,
+    loaded once per process so repeated searches stay fast."""
+    return load_encoder()
 
 
 def _embed_sorted(texts: list[str], batch_size: int, progress: bool) -> torch.Tensor:
     """Embed texts in order of length (batches of similar lengths waste little padding), then restore the order."""
-    from tqdm.auto import tqdm
-
+    model, tokenizer = default_encoder()
     order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
     vectors: torch.Tensor | None = None
     starts = range(0, len(texts), batch_size)
     for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
         picked = order[start : start + batch_size]
-        chunk = embed_sentences([texts[i] for i in picked], batch_size=batch_size)
+        chunk = embed_sentences([texts[i] for i in picked], model, tokenizer, batch_size=batch_size)
         if vectors is None:
             vectors = torch.empty(len(texts), chunk.shape[1])
         vectors[torch.tensor(picked)] = chunk
@@ -99,12 +102,6 @@ def embed_documents(
     neither reads nor writes the cache. `progress` shows a tqdm bar while embedding.
     """
     texts = _texts_of("documents", documents)
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
-    require_type("progress", progress, bool)
-    require_type("use_cache", use_cache, bool)
-    if cache_dir is not None:
-        require_type("cache_dir", cache_dir, (str, os.PathLike))
     if not texts:
         raise ValueError("`documents` is empty: there is nothing to embed.")
     folder = Path(cache_dir) if cache_dir is not None else default_embedding_cache()
@@ -130,26 +127,11 @@ def embed_documents(
     return vectors
 
 
-def _check_vectors(name: str, vectors: Any, n: int | None = None) -> torch.Tensor:
-    require_type(name, vectors, torch.Tensor)
-    if vectors.ndim != 2 or vectors.shape[1] == 0:
-        raise ValueError(f"`{name}` must have shape (n, dim), got {tuple(vectors.shape)}.")
-    if n is not None and vectors.shape[0] != n:
-        raise ValueError(f"`{name}` must have one row per document ({n}), got {vectors.shape[0]} rows.")
-    if not torch.is_floating_point(vectors) or not torch.isfinite(vectors).all():
-        raise ValueError(f"`{name}` must hold finite floating-point numbers.")
-    return vectors
-
-
 def top_k_cosine(query_vectors: torch.Tensor, vectors: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact search: the `k` largest cosine similarities of each query row against `vectors`, as `(scores,
     indices)`, both `(n_queries, k)`, best first. Rows are normalised here, so unnormalised vectors work too."""
-    queries = F.normalize(_check_vectors("query_vectors", query_vectors).float(), dim=-1)
-    keys = F.normalize(_check_vectors("vectors", vectors).float(), dim=-1)
-    if queries.shape[1] != keys.shape[1]:
-        raise ValueError(f"queries have {queries.shape[1]} dimensions but the vectors have {keys.shape[1]}.")
-    require_type("k", k, int)
-    require_range("k", k, low=1, high=keys.shape[0])
+    queries = F.normalize(query_vectors.float(), dim=-1)
+    keys = F.normalize(vectors.float(), dim=-1)
     scores, indices = (queries @ keys.T).topk(k, dim=-1)
     return scores, indices
 
@@ -157,9 +139,9 @@ def top_k_cosine(query_vectors: torch.Tensor, vectors: torch.Tensor, k: int) -> 
 def faiss_flat_index(vectors: torch.Tensor) -> Any:
     """A faiss `IndexFlatIP` (exact inner-product search) holding the unit-normalised `vectors`: its
     `search(queries, k)` gives the same top-k as `top_k_cosine`. Needs `faiss-cpu`."""
-    import faiss
+    import faiss  # an optional, heavy library: imported only when a faiss index is asked for
 
-    keys = F.normalize(_check_vectors("vectors", vectors).float(), dim=-1).contiguous().numpy()
+    keys = F.normalize(vectors.float(), dim=-1).contiguous().numpy()
     index = faiss.IndexFlatIP(keys.shape[1])
     index.add(keys)
     return index
@@ -169,12 +151,11 @@ class VectorIndex:
     """Documents and their unit vectors, searched exactly (every document scored) with one matrix product."""
 
     def __init__(self, documents: list[Document], vectors: torch.Tensor) -> None:
-        require_type("documents", documents, (list, tuple))
-        for i, document in enumerate(documents):
-            require_type(f"documents[{i}]", document, Document)
-        if not documents:
-            raise ValueError("`documents` is empty: an index needs at least one document.")
-        vectors = _check_vectors("vectors", vectors, len(documents))
+        if not documents or vectors.ndim != 2 or len(vectors) != len(documents):
+            raise ValueError(
+                f"`documents` must be non-empty and `vectors` (n, dim) hold one row per document, got "
+                f"{len(documents)} documents and vectors of shape {tuple(vectors.shape)}."
+            )
         self.documents: list[Document] = list(documents)
         self.vectors: torch.Tensor = F.normalize(vectors.detach().float().cpu(), dim=-1)
 
@@ -195,11 +176,10 @@ class VectorIndex:
         for i, text in enumerate(texts):
             if not text.strip():
                 raise ValueError(f"`queries[{i}]` is empty; ask something.")
-        return embed_sentences(texts)
+        return embed_sentences(texts, *default_encoder())
 
     def search_vectors(self, query_vectors: torch.Tensor, k: int = 5) -> list[list[Hit]]:
         """The `k` best documents for each row of `query_vectors` (already embedded), best first."""
-        require_type("k", k, int)
         require_range("k", k, low=1)
         scores, indices = top_k_cosine(query_vectors, self.vectors, min(k, len(self)))
         results = []
@@ -211,6 +191,4 @@ class VectorIndex:
     def search(self, queries: str | list[str], k: int = 5) -> list[list[Hit]]:
         """The `k` documents most similar to each query (a str counts as one query), best first: one list of
         `Hit`s per query. `k` larger than the index returns every document."""
-        require_type("k", k, int)
-        require_range("k", k, low=1)
         return self.search_vectors(self.embed_queries(queries), k)

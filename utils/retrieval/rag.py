@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 from .index import Hit
 
 RAG_SYSTEM_PROMPT = (
@@ -21,13 +21,6 @@ RAG_SYSTEM_PROMPT = (
 )
 MIN_SOURCE_CHARS = 80  # below this a source is too cut to be useful: the budget then holds fewer sources
 _CITATION = re.compile(r"\[(\d+)\]")
-
-
-def _check_hits(hits: Sequence[Hit]) -> list[Hit]:
-    require_type("hits", hits, (list, tuple))
-    for i, hit in enumerate(hits):
-        require_type(f"hits[{i}]", hit, Hit)
-    return list(hits)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -45,8 +38,6 @@ def format_sources(hits: Sequence[Hit], *, max_context_chars: int = 1500) -> str
     """The hits as numbered sources, `[1] title: text`, one per line, best first. Each source gets an equal share
     of `max_context_chars` (texts are cut at a word boundary); sources that would get fewer than
     `MIN_SOURCE_CHARS` characters are left out, so the last kept number says how many the model sees."""
-    hits = _check_hits(hits)
-    require_type("max_context_chars", max_context_chars, int)
     require_range("max_context_chars", max_context_chars, low=MIN_SOURCE_CHARS)
     if not hits:
         return ""
@@ -69,10 +60,8 @@ def build_rag_messages(
     """Chat messages `[system, user]` that give the model the hits as numbered sources `[1] ... [k]` (see
     `format_sources`, which keeps the sources within `max_context_chars`) and ask `question`, to be answered
     from the sources with citations."""
-    require_type("question", question, str)
-    if not question.strip():
-        raise ValueError("`question` must be a non-empty string.")
-    require_type("system", system, str)
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"`question` must be a non-empty string, got {question!r}.")
     sources = format_sources(hits, max_context_chars=max_context_chars)
     if not sources:
         raise ValueError("`hits` is empty: retrieval found no source to put in the prompt.")
@@ -83,8 +72,6 @@ def build_rag_messages(
 def cited_sources(answer: str, hits: Sequence[Hit]) -> list[Hit]:
     """The hits an answer cites as `[n]` (1-based, in order of first citation, each once); numbers that point to no
     source are ignored."""
-    require_type("answer", answer, str)
-    hits = _check_hits(hits)
     cited: list[Hit] = []
     for match in _CITATION.finditer(answer):
         number = int(match.group(1))
