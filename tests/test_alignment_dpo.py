@@ -230,14 +230,12 @@ def test_collator_layout_and_masks(tokenizer: Any) -> None:
 
 def test_train_save_and_load_the_dpo_policy(tokenizer: Any, tmp_path, monkeypatch) -> None:
     """The cache path of `load_dpo_policy`, on a tiny model standing in for SmolLM2."""
-    import utils.assets.models as models
-
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
-    monkeypatch.setattr(models, "load_chat_model", lambda device=None: (tiny_llama(len(tokenizer), seed=7), tokenizer))
+    monkeypatch.setattr(dpo, "load_chat_model", lambda device=None: (tiny_llama(len(tokenizer), seed=7), tokenizer))
     recipe = replace(DPO_RECIPE.smoke(), lr=1e-2, lora_r=2, lora_alpha=4.0, max_length=128)
     with pytest.raises(FileNotFoundError, match="notebook 14"):
-        load_dpo_policy(train_if_missing=False, recipe=recipe)
-    with pytest.raises(FileNotFoundError, match="notebook 14"):
+        load_dpo_policy(recipe, train_if_missing=False)
+    with pytest.raises(FileNotFoundError, match="dpo-policy"):
         dpo_training_info(recipe)
     model, _, history, loss_fn = train_dpo(recipe, progress=False)
     assert len(history.train_loss) == recipe.steps and len(loss_fn.train_log) == recipe.steps
@@ -245,14 +243,14 @@ def test_train_save_and_load_the_dpo_policy(tokenizer: Any, tmp_path, monkeypatc
     folder = save_dpo_policy(model, recipe, history)
     assert folder == dpo_policy_dir(recipe) and folder.parent == tmp_path and dpo.DPO_NAME in folder.name
     assert dpo_training_info(recipe)["history"]["seconds"] == history.seconds
-    loaded, _ = load_dpo_policy(train_if_missing=False, recipe=recipe)
+    loaded, _ = load_dpo_policy(recipe, train_if_missing=False)
     for key, value in lora_state_dict(model).items():
         torch.testing.assert_close(lora_state_dict(loaded)[key], value)
     with pytest.raises(ValueError, match="both"):
         train_dpo(recipe, model=model)
     # missing and train_if_missing: trained on the fly and cached
     other = replace(recipe, seed=1)
-    load_dpo_policy(progress=False, recipe=other)
+    load_dpo_policy(other, progress=False)
     assert (dpo_policy_dir(other) / dpo.INFO_FILE).is_file()
 
 
@@ -262,27 +260,15 @@ def test_recipes_have_their_own_cache_folders() -> None:
     assert DPO_RECIPE.smoke().steps < DPO_RECIPE.steps
 
 
-GOOD = torch.tensor([-1.0, -2.0])
-
-
 @pytest.mark.parametrize(
     ("call", "error", "names"),
     [
-        (lambda: dpo_loss([-1.0], GOOD, GOOD, GOOD, 0.1), TypeError, "policy_chosen_logps"),
-        (lambda: dpo_loss(GOOD, torch.tensor([1, 2]), GOOD, GOOD, 0.1), TypeError, "policy_rejected_logps"),
-        (lambda: dpo_loss(GOOD, GOOD, torch.tensor([-1.0]), GOOD, 0.1), ValueError, "ref_chosen_logps"),
-        (lambda: dpo_loss(GOOD, GOOD, GOOD, GOOD[None], 0.1), ValueError, "ref_rejected_logps.*1-D"),
-        (lambda: dpo_loss(GOOD[:0], GOOD[:0], GOOD[:0], GOOD[:0], 0.1), ValueError, "non-empty"),
-        (lambda: dpo_loss(GOOD, GOOD, GOOD, GOOD, 0.0), ValueError, "beta"),
-        (lambda: dpo_loss(GOOD, GOOD, GOOD, GOOD, -1), ValueError, "beta"),
-        (lambda: dpo_loss(GOOD, GOOD, GOOD, GOOD, float("nan")), ValueError, "beta"),
-        (lambda: dpo_loss(GOOD, GOOD, GOOD, GOOD, True), TypeError, "beta"),
-        (lambda: dpo_loss(GOOD, GOOD, GOOD, GOOD, "0.1"), TypeError, "beta"),
-        (lambda: DPOLossFn(0), ValueError, "beta"),
         (lambda: DPORecipe(steps=0), ValueError, "steps"),
         (lambda: DPORecipe(beta=-0.1), ValueError, "beta"),
         (lambda: DPORecipe(lora_targets=["q_proj"]), TypeError, "lora_targets"),
         (lambda: DPORecipe(batch_size=2.5), TypeError, "batch_size"),
+        (lambda: DPORecipe(warmup_steps=40), ValueError, "warmup_steps"),
+        (lambda: DPORecipe(n_val=-1), ValueError, "n_val"),
         (lambda: dpo_policy_dir({"steps": 1}), TypeError, "recipe"),
         (lambda: load_dpo_policy(train_if_missing="no"), TypeError, "train_if_missing"),
     ],
@@ -296,16 +282,9 @@ def test_bad_pairs_and_batches_are_refused(tokenizer: Any) -> None:
     model = tiny_llama(len(tokenizer))
     with pytest.raises(ValueError, match="rows"):
         preference_log_probs(model, tokenizer, [])
-    with pytest.raises(ValueError, match=r"rows\[1\].*rejected"):
+    with pytest.raises(ValueError, match=r"rows.*rejected"):
         preference_log_probs(model, tokenizer, [PAIRS[0], {"prompt": "p", "chosen": "c"}])
-    with pytest.raises(TypeError, match="chosen"):
-        tokenize_pair(tokenizer, {"prompt": "p", "chosen": 3, "rejected": "r"})
-    with pytest.raises(ValueError, match="batch_size"):
-        preference_log_probs(model, tokenizer, PAIRS, batch_size=0)
-    with pytest.raises(ValueError, match="DPOCollator"):
-        DPOLossFn(0.1)(model, {"input_ids": torch.zeros(2, 3, dtype=torch.long)})
-    odd = {k: v[:3] for k, v in DPOCollator(tokenizer)(PAIRS).items()}
-    with pytest.raises(ValueError, match="even"):
-        DPOLossFn(0.1)(model, odd)
+    with pytest.raises(ValueError, match="rows"):
+        preference_log_probs(model, tokenizer, PAIRS[0])  # one pair, not a list of them
     with pytest.raises(ValueError, match="LoRA"):  # no adapter: no reference to switch to
         DPOLossFn(0.1)(model, DPOCollator(tokenizer)(PAIRS))

@@ -1,6 +1,6 @@
-"""utils.alignment.ppo: GAE against hand-computed numbers, the clipped loss at the clip edges (values, gradients,
-clip fraction) and against TRL's GRPO loss code on the same tensors, the KL estimators, per-token rewards, the value
-head, one rollout and update on a tiny model, a seeded training loop, the recipe and the cached adapter.
+"""utils.alignment.ppo and ppo_training: GAE against hand-computed numbers, the clipped loss at the clip edges (values,
+gradients, clip fraction) and against TRL's GRPO loss code on the same tensors, the KL estimators, per-token rewards,
+the value head, one rollout and update on a tiny model, a seeded training loop, the recipe and the cached adapter.
 The tiny random Llama uses SmolLM2's real tokenizer; the reward model is a stand-in (completion length)."""
 
 from __future__ import annotations
@@ -15,27 +15,30 @@ import pytest
 import torch
 from tiny_models import tiny_llama
 
-from utils.alignment import ppo
+from utils.alignment import ppo_training
 from utils.alignment.policy import add_policy_lora, completion_log_probs
 from utils.alignment.ppo import (
-    PPO_RECIPE,
-    PPOHistory,
-    PPORecipe,
-    Rollout,
     ValueHead,
     gae,
     group_advantages,
     kl_per_token,
-    load_ppo_policy,
     ppo_clip_loss,
-    ppo_policy_dir,
-    ppo_rollout,
-    ppo_update,
-    save_ppo_policy,
     token_rewards,
-    train_ppo,
     value_loss,
     whiten,
+)
+from utils.alignment.ppo_training import (
+    PPO_RECIPE,
+    PPOHistory,
+    PPORecipe,
+    Rollout,
+    load_ppo_policy,
+    ppo_policy_dir,
+    ppo_rollout,
+    ppo_training_info,
+    ppo_update,
+    save_ppo_policy,
+    train_ppo,
 )
 from utils.training.lora import lora_layers, lora_state_dict
 
@@ -84,23 +87,6 @@ def test_gae_on_a_padded_batch_equals_each_episode_alone() -> None:
     for row, n in enumerate(lengths):
         torch.testing.assert_close(batch[row, :n], gae(rewards[row, :n], values[row, :n], 0.95, 0.9))
     assert gae(rewards[None], values[None], 1.0, 1.0).shape == (1, 3, 6)
-
-
-@pytest.mark.parametrize(
-    ("args", "error", "match"),
-    [
-        ((torch.zeros(3), torch.zeros(4), 0.9, 0.9), ValueError, "values"),
-        ((torch.zeros(3), torch.zeros(3), 1.5, 0.9), ValueError, "gamma"),
-        ((torch.zeros(3), torch.zeros(3), 0.9, -0.1), ValueError, "lam"),
-        ((torch.zeros(3, dtype=torch.long), torch.zeros(3), 0.9, 0.9), TypeError, "rewards"),
-        (([0.0, 1.0], torch.zeros(2), 0.9, 0.9), TypeError, "rewards"),
-        ((torch.tensor(1.0), torch.tensor(1.0), 0.9, 0.9), ValueError, "rewards"),
-        ((torch.zeros(3), torch.zeros(3), "0.9", 0.9), TypeError, "gamma"),
-    ],
-)
-def test_gae_refuses_bad_arguments(args: tuple, error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        gae(*args)
 
 
 # -------------------------------------------------------------------------------------------------- the clipped loss
@@ -208,29 +194,6 @@ def test_clip_loss_equals_trl_grpo_loss_code() -> None:
     assert float((k3 * mask).sum() / mask.sum()) == pytest.approx(metrics["kl"][0], rel=1e-6)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"clip": 0.0}, ValueError, "clip"),
-        ({"clip": 1.0}, ValueError, "clip"),
-        ({"clip": "0.2"}, TypeError, "clip"),
-        ({"mask": torch.zeros(2, 3)}, ValueError, "mask"),
-        ({"advantages": torch.zeros(3, 2)}, ValueError, "advantages"),
-        ({"old_logps": [[0.0] * 3] * 2}, TypeError, "old_logps"),
-    ],
-)
-def test_clip_loss_refuses_bad_arguments(kwargs: dict, error: type, match: str) -> None:
-    args = {
-        "new_logps": torch.zeros(2, 3),
-        "old_logps": torch.zeros(2, 3),
-        "advantages": torch.zeros(2, 3),
-        "mask": torch.ones(2, 3),
-        "clip": 0.2,
-    }
-    with pytest.raises(error, match=match):
-        ppo_clip_loss(**(args | kwargs))
-
-
 # ---------------------------------------------------------------------------------- KL, rewards, whitening, values
 
 
@@ -248,8 +211,6 @@ def test_kl_estimators_estimate_the_kl_of_the_sampling_policy() -> None:
     assert (k1 < 0).any() and (k2 >= 0).all() and (k3 >= 0).all()
     with pytest.raises(ValueError, match="estimator"):
         kl_per_token(logp, logq, "k4")
-    with pytest.raises(ValueError, match="ref_logps"):
-        kl_per_token(logp, logq[:5])
 
 
 def test_token_rewards_put_the_score_on_the_last_counted_token() -> None:
@@ -257,12 +218,6 @@ def test_token_rewards_put_the_score_on_the_last_counted_token() -> None:
     mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
     rewards = token_rewards(torch.tensor([2.0, -1.0]), kl, mask, beta=0.5)
     torch.testing.assert_close(rewards, torch.tensor([[-0.05, -0.1, 2.0 - 0.15], [-1.0 - 0.2, 0.0, 0.0]]))
-    with pytest.raises(ValueError, match="mask"):
-        token_rewards(torch.tensor([1.0, 1.0]), kl, torch.tensor([[1, 0, 0], [0, 0, 0]]), beta=0.1)
-    with pytest.raises(ValueError, match="beta"):
-        token_rewards(torch.tensor([1.0, 1.0]), kl, mask, beta=-0.1)
-    with pytest.raises(ValueError, match="scores"):
-        token_rewards(torch.tensor([1.0]), kl, mask, beta=0.1)
 
 
 def test_whiten_and_value_loss_and_head() -> None:
@@ -276,8 +231,6 @@ def test_whiten_and_value_loss_and_head() -> None:
     assert float(value_loss(values, values + 2 * mask, mask)) == pytest.approx(2.0)
     head = ValueHead(5)
     assert head(torch.randn(2, 3, 5)).shape == (2, 3) and not head(torch.randn(4, 5)).any(), "starts at zero"
-    with pytest.raises(ValueError, match="hidden_size"):
-        ValueHead(0)
 
 
 def test_group_advantages_as_grpo_and_rloo_compute_them() -> None:
@@ -295,10 +248,6 @@ def test_group_advantages_as_grpo_and_rloo_compute_them() -> None:
     torch.testing.assert_close(loo[0], rewards[0] - (2.0 + 4.0 + 9.0) / 3)
     torch.testing.assert_close(loo, 4 / 3 * group_advantages(rewards, 4, scale=False))
     assert group_advantages(torch.ones(4), 2).abs().max() == 0, "equal rewards: no signal"
-    with pytest.raises(ValueError, match="group_size"):
-        group_advantages(rewards, 3)
-    with pytest.raises(ValueError, match="group_size"):
-        group_advantages(rewards, 1)
     with pytest.raises(ValueError, match="baseline"):
         group_advantages(rewards, 4, baseline="value_head")
 
@@ -313,9 +262,8 @@ def test_rollout_scores_a_batch(tokenizer: Any) -> None:
         head.linear.weight.normal_()
         for layer in lora_layers(model).values():
             layer.B.normal_(std=0.3)
-    rollout = ppo_rollout(
-        model, head, tokenizer, LengthReward(), PROMPTS, max_new_tokens=6, beta=0.1, lam=0.9, generator=0
-    )
+    recipe = replace(PPO_RECIPE, max_new_tokens=6, beta=0.1, lam=0.9)
+    rollout = ppo_rollout(model, head, tokenizer, LengthReward(), PROMPTS, recipe, generator=0)
     mask = rollout.mask.bool()
     assert isinstance(rollout, Rollout) and rollout.old_logps.shape == mask.shape
     for name in ("old_logps", "ref_logps", "old_values", "entropy", "kl", "rewards", "advantages", "returns"):
@@ -327,27 +275,29 @@ def test_rollout_scores_a_batch(tokenizer: Any) -> None:
     torch.testing.assert_close(rollout.advantages, whiten(raw, rollout.mask))
     stats = rollout.stats()
     assert stats["reward"] == pytest.approx(stats["score"] - 0.1 * stats["kl"], abs=1e-5)
-    with pytest.raises(ValueError, match="LoRA"):
-        ppo_rollout(small_policy(tokenizer), head, tokenizer, LengthReward(), PROMPTS, max_new_tokens=2, beta=0.1)
+    with pytest.raises(ValueError, match="LoRA"):  # the reference is the model with its adapter off
+        ppo_rollout(
+            small_policy(tokenizer), head, tokenizer, LengthReward(), PROMPTS, replace(recipe, max_new_tokens=2)
+        )
 
 
 def test_update_clips_only_after_the_first_step(tokenizer: Any) -> None:
     model = add_policy_lora(small_policy(tokenizer), r=2, alpha=4, target_modules=["q_proj", "v_proj"])
     head = ValueHead(model.config.hidden_size)
-    rollout = ppo_rollout(model, head, tokenizer, LengthReward(), PROMPTS * 2, max_new_tokens=6, beta=0.1)
+    recipe = replace(PPO_RECIPE, max_new_tokens=6, beta=0.1)
+    rollout = ppo_rollout(model, head, tokenizer, LengthReward(), PROMPTS * 2, recipe)
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
 
-    one = ppo_update(model, head, torch.optim.SGD(params, lr=0.0), rollout, epochs=1, minibatch_size=8)
+    one = ppo_update(model, head, torch.optim.SGD(params, lr=0.0), rollout, replace(recipe, epochs=1, minibatch_size=8))
     assert one["steps"] == 1 and one["clip_fraction"] == 0.0 and one["approx_kl"] < 1e-10, "ratio 1 at step 1"
 
     optimizer = torch.optim.AdamW(params, lr=0.05)
-    many = ppo_update(model, head, optimizer, rollout, epochs=3, minibatch_size=4, generator=torch.Generator())
+    three = replace(recipe, epochs=3, minibatch_size=4)
+    many = ppo_update(model, head, optimizer, rollout, three, generator=torch.Generator())
     assert many["steps"] == 6 and many["clip_fraction"] > 0 and many["approx_kl"] > 0
     with torch.no_grad():
         after = completion_log_probs(model, rollout.samples).log_probs
     assert not torch.allclose(after, rollout.old_logps), "the policy moved"
-    with pytest.raises(ValueError, match="epochs"):
-        ppo_update(model, head, optimizer, rollout, epochs=0, minibatch_size=4)
 
 
 def test_train_ppo_is_seeded(tokenizer: Any) -> None:
@@ -376,12 +326,18 @@ def test_recipe_checks_and_smoke() -> None:
     assert ppo_policy_dir(PPO_RECIPE) == ppo_policy_dir(PPORecipe())
     with pytest.raises(ValueError, match="minibatch_size"):
         PPORecipe(batch_size=4, minibatch_size=8)
+    assert smoke.reward_recipe() != PPO_RECIPE.reward_recipe(), "a smoke run optimises the smoke reward model"
     with pytest.raises(ValueError, match="kl_estimator"):
         PPORecipe(kl_estimator="exact")
-    with pytest.raises(ValueError, match="clip"):
-        PPORecipe(clip=1.5)
+    for clip in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="clip"):
+            PPORecipe(clip=clip)
+    with pytest.raises(ValueError, match="gamma"):
+        PPORecipe(gamma=1.5)
     with pytest.raises(TypeError, match="iterations"):
         PPORecipe(iterations=2.5)
+    with pytest.raises(TypeError, match="lora_targets"):
+        PPORecipe(lora_targets=["q_proj"])
 
 
 def test_cached_adapter_is_trained_once_then_loaded(
@@ -389,23 +345,20 @@ def test_cached_adapter_is_trained_once_then_loaded(
 ) -> None:
     """load_ppo_policy trains when the cache is empty (here on the tiny model and the stand-in reward), saves the
     adapter, and later loads the same adapter; train_if_missing=False refuses an empty cache."""
-    import utils.alignment.reward as reward
-    import utils.assets.models as models
-
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
-    monkeypatch.setattr(models, "load_chat_model", lambda device=None: (small_policy(tokenizer), tokenizer))
-    monkeypatch.setattr(reward, "load_reward_model", lambda **kwargs: LengthReward())
+    monkeypatch.setattr(ppo_training, "load_chat_model", lambda device=None: (small_policy(tokenizer), tokenizer))
+    monkeypatch.setattr(ppo_training, "load_reward_model", lambda recipe, **kwargs: LengthReward())
     recipe = replace(PPO_RECIPE.smoke(), iterations=1, max_new_tokens=3, lora_r=2)
     with pytest.raises(FileNotFoundError, match="notebook 13"):
-        load_ppo_policy(train_if_missing=False, recipe=recipe)
-    trained, _ = load_ppo_policy(progress=False, recipe=recipe)
-    assert (ppo_policy_dir(recipe) / ppo.ADAPTER_FILE).is_file() and str(ppo_policy_dir(recipe)).startswith(
-        str(tmp_path)
-    )
-    loaded, tok = load_ppo_policy(train_if_missing=False, recipe=recipe)
+        load_ppo_policy(recipe, train_if_missing=False)
+    trained, _ = load_ppo_policy(recipe, progress=False)
+    assert (ppo_policy_dir(recipe) / ppo_training.ADAPTER_FILE).is_file()
+    assert str(ppo_policy_dir(recipe)).startswith(str(tmp_path))
+    assert len(ppo_training_info(recipe)["history"]["score"]) == 1
+    loaded, tok = load_ppo_policy(recipe, train_if_missing=False)
     assert tok is tokenizer and not loaded.training
     expected, got = lora_state_dict(trained), lora_state_dict(loaded)
     assert all(torch.equal(expected[k], got[k]) for k in expected)
     assert save_ppo_policy(loaded, recipe) == ppo_policy_dir(recipe)
     with pytest.raises(TypeError, match="recipe"):
-        load_ppo_policy(recipe="ppo")
+        load_ppo_policy("ppo")

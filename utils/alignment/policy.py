@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..assets.datasets import load_preference_pairs
+from ..course.arguments import require_choice, require_range
 from ..course.device import device_of
 from ..training.lora import add_lora, disable_lora, lora_layers
 from ..transformer.padding import padding_side
@@ -45,12 +46,9 @@ def review_prompts(split: str, n: int | None = None) -> list[str]:
     """The distinct prompts ("Write a short positive review of the movie X.") of the `preference_pairs` data for
     `split` ("train" to optimise, "test" held out: its movies never occur in train), in file order; the first `n`
     of them, or all when `n` is None."""
-    from ..assets.datasets import load_preference_pairs
-
     require_choice("split", split, ("train", "test"))
     prompts = list(dict.fromkeys(load_preference_pairs()[split]["prompt"]))
     if n is not None:
-        require_type("n", n, int)
         require_range("n", n, low=1, high=len(prompts))
         prompts = prompts[:n]
     return prompts
@@ -69,11 +67,8 @@ def add_policy_lora(
 def chat_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
     """Each prompt as one user turn in the tokenizer's chat template, ending where the assistant's answer starts
     (SmolLM2's template puts its default system prompt first)."""
-    require_type("prompts", prompts, (list, tuple))
-    if not prompts or not all(isinstance(p, str) and p for p in prompts):
-        raise ValueError("`prompts` must be a non-empty list of non-empty strings.")
-    if not getattr(tokenizer, "chat_template", None):
-        raise ValueError("`tokenizer` has no chat template; the policy is a chat model (SmolLM2-Instruct).")
+    if isinstance(prompts, str) or not prompts:
+        raise ValueError("`prompts` must be a non-empty list of strings (wrap one prompt: [prompt]).")
     return [
         tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
         for p in prompts
@@ -95,8 +90,6 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
 
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A `torch.Generator` on `device` seeded with `seed`: sampling with it gives the same tokens on every run."""
-    require_type("seed", seed, int)
-    require_range("seed", seed, low=0, high=2**63 - 1)
     return torch.Generator(device=torch.device(device)).manual_seed(seed)
 
 
@@ -159,12 +152,8 @@ def sample_completions(
     end token (`stop_token_ids`); the loop stops when every row has, or after `max_new_tokens` tokens.
     """
     texts = chat_prompts(tokenizer, prompts)
-    require_type("max_new_tokens", max_new_tokens, int)
     require_range("max_new_tokens", max_new_tokens, low=1)
-    require_type("greedy", greedy, bool)
-    require_type("temperature", temperature, (int, float))
     require_range("temperature", temperature, low=0.0, low_inclusive=False)
-    require_type("generator", generator, (torch.Generator, int))
     device = device_of(model)
     if isinstance(generator, int):
         generator = make_generator(generator, device)
@@ -227,9 +216,6 @@ def completion_log_probs(
     Differentiable: wrap it in `torch.no_grad()` to evaluate only. The logits of the prompt positions are never
     computed (`logits_to_keep`): with a 49k-token vocabulary they would cost more than the model body.
     """
-    require_type("samples", samples, Samples)
-    require_type("with_entropy", with_entropy, bool)
-    require_type("with_hidden", with_hidden, bool)
     n_new = samples.completion_ids.shape[1]
     # The last completion token is predicted, never fed: position t of the output predicts completion token t.
     input_ids = torch.cat([samples.prompt_ids, samples.completion_ids[:, :-1]], dim=1)
@@ -310,12 +296,8 @@ def evaluate_policy(
     """Sample one completion per prompt (seeded by `seed`, or greedy), score it with `reward_model.score(texts)`
     and measure its log-ratio to the reference model (`model` with its LoRA adapter disabled; a model without
     LoRA layers is its own reference, KL 0). Prompts go in batches of `batch_size`."""
-    require_type("prompts", prompts, (list, tuple))
-    if not prompts:
-        raise ValueError("`prompts` is empty: evaluate on at least one prompt.")
-    require_type("seed", seed, int)
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
+    if isinstance(prompts, str) or not prompts:
+        raise ValueError("`prompts` must be a non-empty list of strings: evaluate on at least one prompt.")
     if not callable(getattr(reward_model, "score", None)):
         raise TypeError("`reward_model` must have a `score(texts) -> Tensor` method (a RewardModel).")
     generator = make_generator(seed, device_of(model))

@@ -6,12 +6,10 @@ reward model (`load_reward_model`), trained from a recipe when it is not cached.
 
 from __future__ import annotations
 
+import copy
 import functools
-import json
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +18,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..assets.models import recipe_cache_dir
-from ..course.arguments import require_choice, require_range, require_type
-from ..course.device import device_of
+from ..assets.artifacts import INFO_FILE, artifact_dir, artifact_info, load_or_train, save_artifact
+from ..assets.datasets import preference_rows
+from ..assets.models import load_encoder
+from ..course.arguments import require_type
+from ..course.device import device_of, resolve_device
+from ..course.seeding import set_seed
 from ..training.loop import TrainingHistory, require_training_recipe, train_with_recipe
 from ..transformer.embeddings import mean_pool
 
 REWARD_NAME = "reward-model"
 WEIGHTS_FILE = "reward_model.pt"
-INFO_FILE = "course_recipe.json"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -40,7 +40,6 @@ def ranked_pairs(ranked: Sequence[str]) -> list[tuple[str, str]]:
     give k(k-1)/2 pairs, each better completion paired with every worse one."""
     if isinstance(ranked, str):
         raise TypeError("`ranked` must be a list of completions, best first, not one str.")
-    require_type("ranked", ranked, (list, tuple))
     if len(ranked) < 2:
         raise ValueError(f"`ranked` needs at least two completions to make a pair, got {len(ranked)}.")
     if len(set(ranked)) != len(ranked):
@@ -48,32 +47,16 @@ def ranked_pairs(ranked: Sequence[str]) -> list[tuple[str, str]]:
     return [(ranked[i], ranked[j]) for i in range(len(ranked)) for j in range(i + 1, len(ranked))]
 
 
-def _check_reward_pair(chosen_rewards: Any, rejected_rewards: Any) -> None:
-    require_type("chosen_rewards", chosen_rewards, torch.Tensor)
-    require_type("rejected_rewards", rejected_rewards, torch.Tensor)
-    if chosen_rewards.shape != rejected_rewards.shape:
-        raise ValueError(
-            "`chosen_rewards` and `rejected_rewards` must have the same shape (one reward per pair), got "
-            f"{tuple(chosen_rewards.shape)} and {tuple(rejected_rewards.shape)}."
-        )
-    if chosen_rewards.ndim != 1 or len(chosen_rewards) == 0:
-        raise ValueError(f"the rewards must be 1-D with one value per pair, got shape {tuple(chosen_rewards.shape)}.")
-
-
 def bradley_terry_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> torch.Tensor:
     """The Bradley-Terry loss of a reward model on preference pairs: the mean over pairs of
     -log sigmoid(r_chosen - r_rejected), the negative log-likelihood of the observed preferences when
     P(chosen preferred) = sigmoid(r_chosen - r_rejected). Only reward differences matter."""
-    _check_reward_pair(chosen_rewards, rejected_rewards)
-    if not chosen_rewards.is_floating_point() or not rejected_rewards.is_floating_point():
-        raise TypeError("`chosen_rewards` and `rejected_rewards` must be floating-point tensors.")
     return -F.logsigmoid(chosen_rewards - rejected_rewards).mean()
 
 
 def pairwise_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> torch.Tensor:
     """Per pair, 1.0 where the reward model ranks the chosen text above the rejected one, else 0.0 (a tie counts
     0.0, as in TRL's accuracy); its mean is the pairwise accuracy, 0.5 for a model that guesses."""
-    _check_reward_pair(chosen_rewards, rejected_rewards)
     return (chosen_rewards > rejected_rewards).float()
 
 
@@ -93,19 +76,11 @@ class RewardModel(nn.Module):
         if (encoder is None) != (tokenizer is None):
             raise ValueError("pass both `encoder` and `tokenizer`, or neither (then MiniLM is loaded).")
         if encoder is None:
-            from ..assets.models import load_encoder
-
             encoder, tokenizer = load_encoder()
-        require_type("encoder", encoder, nn.Module)
-        require_type("max_length", max_length, int)
-        require_range("max_length", max_length, low=2)
-        hidden = getattr(getattr(encoder, "config", None), "hidden_size", None)
-        if not isinstance(hidden, int):
-            raise ValueError("`encoder` needs a `config.hidden_size` (a transformers encoder such as MiniLM).")
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self.head = nn.Linear(hidden, 1).to(device_of(encoder))
+        self.head = nn.Linear(encoder.config.hidden_size, 1).to(device_of(encoder))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -113,7 +88,6 @@ class RewardModel(nn.Module):
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """`{"input_ids", "attention_mask"}` for `texts`, right-padded to the longest, cut at `max_length` tokens."""
-        _check_texts("texts", texts)
         batch = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         )
@@ -122,9 +96,8 @@ class RewardModel(nn.Module):
     @torch.no_grad()
     def score(self, texts: Sequence[str], *, batch_size: int = 32) -> torch.Tensor:
         """The reward of each text: float32 `[len(texts)]` on the CPU, computed in eval mode (restored after)."""
-        _check_texts("texts", texts)
-        require_type("batch_size", batch_size, int)
-        require_range("batch_size", batch_size, low=1)
+        if isinstance(texts, str):
+            raise TypeError("`texts` must be a list of strings, got one str; wrap it: [text].")
         if not texts:
             return torch.empty(0)
         device = device_of(self)
@@ -138,38 +111,15 @@ class RewardModel(nn.Module):
         return torch.cat(out)
 
 
-def _check_texts(name: str, texts: Any) -> None:
-    if isinstance(texts, str):
-        raise TypeError(f"`{name}` must be a list of strings, got one str; wrap it: [text].")
-    require_type(name, texts, (list, tuple))
-    for i, text in enumerate(texts):
-        require_type(f"{name}[{i}]", text, str)
-
-
-def _check_rows(rows: Any) -> None:
-    require_type("rows", rows, (list, tuple))
-    if not rows:
-        raise ValueError("`rows` is empty: give at least one preference pair.")
-    for i, row in enumerate(rows):
-        require_type(f"rows[{i}]", row, Mapping)
-        if "chosen" not in row or "rejected" not in row:
-            raise ValueError(f"`rows[{i}]` needs the keys 'chosen' and 'rejected', it has {sorted(row)}.")
-
-
 class PreferenceCollator:
     """Turns preference rows `{"chosen", "rejected", ...}` into one batch `{"input_ids", "attention_mask"}` of
     2 x len(rows) texts: the chosen texts first, then the rejected ones in the same order (TRL's layout), so one
     forward pass scores both sides. Use it as a DataLoader's `collate_fn`; `reward_loss` reads the batch."""
 
     def __init__(self, tokenizer: Any, *, max_length: int = 64) -> None:
-        require_type("max_length", max_length, int)
-        require_range("max_length", max_length, low=2)
-        if getattr(tokenizer, "pad_token_id", None) is None:
-            raise ValueError("`tokenizer` needs a pad token to pad a batch.")
         self.tokenizer, self.max_length = tokenizer, max_length
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
-        _check_rows(rows)
         texts = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
@@ -178,11 +128,6 @@ class PreferenceCollator:
 def reward_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """`bradley_terry_loss` of `model` on a `PreferenceCollator` batch, and the number of pairs: a `loss_fn` for
     `train_model` and `evaluate`."""
-    require_type("batch", batch, Mapping)
-    if "input_ids" not in batch or "attention_mask" not in batch:
-        raise ValueError("`batch` needs input_ids and attention_mask: build it with PreferenceCollator.")
-    if len(batch["input_ids"]) % 2:
-        raise ValueError("a preference batch holds chosen then rejected texts: its length must be even.")
     chosen, rejected = model(batch["input_ids"], batch["attention_mask"]).chunk(2)
     return bradley_terry_loss(chosen, rejected), len(chosen)
 
@@ -190,30 +135,9 @@ def reward_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[to
 def score_pairs(model: RewardModel, rows: Sequence[Mapping[str, str]], *, batch_size: int = 32) -> torch.Tensor:
     """The rewards of the chosen and rejected texts of `rows`: float32 `[2, len(rows)]` (row 0 chosen, row 1
     rejected), on the CPU."""
-    require_type("model", model, RewardModel)
-    _check_rows(rows)
     chosen = model.score([r["chosen"] for r in rows], batch_size=batch_size)
     rejected = model.score([r["rejected"] for r in rows], batch_size=batch_size)
     return torch.stack([chosen, rejected])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The data
-
-
-def preference_rows(split: str, n: int | None = None, *, seed: int = 0) -> list[dict[str, str]]:
-    """`n` preference pairs `{"prompt", "chosen", "rejected"}` of the course's movie-review data (all when None),
-    shuffled with `seed`: split "train" to train on, "test" (other movies) to measure on."""
-    from ..assets.datasets import load_preference_pairs
-
-    require_choice("split", split, ("train", "test"))
-    require_type("seed", seed, int)
-    dataset = load_preference_pairs()[split].shuffle(seed=seed)
-    if n is not None:
-        require_type("n", n, int)
-        require_range("n", n, low=1, high=len(dataset))
-        dataset = dataset.select(range(n))
-    return [dict(row) for row in dataset]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -249,8 +173,7 @@ REWARD_RECIPE = RewardRecipe()
 
 def reward_model_dir(recipe: RewardRecipe = REWARD_RECIPE) -> Path:
     """Where the reward model trained with `recipe` is saved (one folder per recipe in the course cache)."""
-    require_type("recipe", recipe, RewardRecipe)
-    return recipe_cache_dir(REWARD_NAME, recipe)
+    return artifact_dir(REWARD_NAME, recipe)
 
 
 def train_reward_model(
@@ -265,14 +188,10 @@ def train_reward_model(
     `(model in eval mode, history)`; the history's validation loss is on `recipe.n_val` held-out pairs. The seed is
     set again before training, so a `model` built right after `set_seed(recipe.seed)` trains exactly as the fresh
     one would."""
-    from ..course.seeding import set_seed
-
     require_type("recipe", recipe, RewardRecipe)
-    require_type("progress", progress, bool)
     if model is None:
         set_seed(recipe.seed)
         model = RewardModel(max_length=recipe.max_length)
-    require_type("model", model, RewardModel)
     generator = set_seed(recipe.seed)  # the same data order and dropout whether `model` was given or built here
     collate = PreferenceCollator(model.tokenizer, max_length=recipe.max_length)
     train_loader = DataLoader(
@@ -291,58 +210,50 @@ def train_reward_model(
 
 
 def save_reward_model(model: RewardModel, recipe: RewardRecipe, history: TrainingHistory | None = None) -> Path:
-    """Save a reward model trained with `recipe` where `load_reward_model(recipe=recipe)` finds it: its weights
-    (encoder and head) and the recipe with the training history. The folder is replaced in one move."""
-    require_type("model", model, RewardModel)
-    require_type("recipe", recipe, RewardRecipe)
-    folder = reward_model_dir(recipe)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
-    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    torch.save(state, tmp / WEIGHTS_FILE)
-    info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
-    (tmp / INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-    return folder
+    """Save a reward model trained with `recipe` where `load_reward_model(recipe)` finds it: its weights (encoder
+    and head) and the recipe with the training history. The folder is replaced in one move."""
+
+    def write(folder: Path) -> None:
+        state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+        torch.save(state, folder / WEIGHTS_FILE)
+
+    return save_artifact(REWARD_NAME, recipe, write, history)
 
 
 def reward_model_info(recipe: RewardRecipe = REWARD_RECIPE) -> dict[str, Any]:
-    """What `save_reward_model` stored next to the weights: `{"recipe": ..., "history": ...}`."""
-    folder = reward_model_dir(recipe)
-    if not (folder / INFO_FILE).is_file():
-        raise FileNotFoundError(f"No reward model for this recipe in {str(folder)!r}.")
-    return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+    """What `save_reward_model` stored next to the weights: `{"recipe": ..., "history": ..., ...}`."""
+    return artifact_info(REWARD_NAME, recipe)
 
 
 def load_reward_model(
-    train_if_missing: bool = True,
-    progress: bool = True,
-    *,
     recipe: RewardRecipe = REWARD_RECIPE,
+    *,
+    train_if_missing: bool = True,
     device: str | torch.device | None = None,
+    progress: bool = True,
 ) -> RewardModel:
     """The course's reward model trained with `recipe` (notebook 12), from `reward_model_dir(recipe)`, in eval mode
     on `device`. When it is missing and `train_if_missing` is True it is trained now (`REWARD_RECIPE`: a few
     minutes on a 2-core laptop CPU, with a progress bar; `REWARD_RECIPE.smoke()`: seconds) and saved."""
-    from ..course.device import resolve_device
 
-    require_type("train_if_missing", train_if_missing, bool)
-    require_type("progress", progress, bool)
-    require_type("recipe", recipe, RewardRecipe)
-    folder = reward_model_dir(recipe)
-    if not ((folder / INFO_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()):
-        if not train_if_missing:
-            raise FileNotFoundError(
-                f"No reward model for this recipe in {str(folder)!r}: run notebook 12, or call "
-                "load_reward_model(train_if_missing=True)."
-            )
+    def read(folder: Path) -> RewardModel:
+        model = RewardModel(max_length=recipe.max_length)
+        model.load_state_dict(torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        return model.to(resolve_device(device)).eval()
+
+    def train() -> RewardModel:
         model, history = train_reward_model(recipe, device=device, progress=progress)
-        save_reward_model(model, recipe, history)
-    model = RewardModel(max_length=recipe.max_length)
-    model.load_state_dict(torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-    return model.to(resolve_device(device)).eval()
+        return read(save_reward_model(model, recipe, history))
+
+    return load_or_train(
+        REWARD_NAME,
+        recipe,
+        read=read,
+        train=train,
+        train_if_missing=train_if_missing,
+        hint="run notebook 12",
+        files=(WEIGHTS_FILE, INFO_FILE),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -352,9 +263,7 @@ def load_reward_model(
 @functools.cache
 def _sequence_classifier_class() -> type:
     """Built on first use, so that importing this module does not import transformers' model classes."""
-    import copy
-
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel  # heavy: imported on first use
     from transformers.modeling_outputs import SequenceClassifierOutput
 
     class RewardModelAsSequenceClassifier(PreTrainedModel):
@@ -380,7 +289,6 @@ def _sequence_classifier_class() -> type:
 def as_sequence_classifier(model: RewardModel) -> nn.Module:
     """`model` wrapped as a transformers `PreTrainedModel` sequence classifier with `num_labels = 1`, the model
     type TRL's `RewardTrainer` accepts. The weights are shared, not copied."""
-    require_type("model", model, RewardModel)
     return _sequence_classifier_class()(model)
 
 
@@ -388,11 +296,7 @@ def tokenize_preferences(rows: Sequence[Mapping[str, str]], tokenizer: Any, *, m
     """A `datasets.Dataset` with the columns `chosen_ids` and `rejected_ids`: each text tokenized on its own and cut
     at `max_length`, exactly as `PreferenceCollator` does. TRL's `RewardTrainer` takes such a tokenized dataset as
     it is (a raw text dataset would get the tokenizer's EOS token appended, which a BERT tokenizer lacks)."""
-    from datasets import Dataset
-
-    _check_rows(rows)
-    require_type("max_length", max_length, int)
-    require_range("max_length", max_length, low=2)
+    from datasets import Dataset  # heavy: imported only for the TRL bridge
 
     def ids(texts: list[str]) -> list[list[int]]:
         return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]

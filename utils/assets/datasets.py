@@ -3,7 +3,8 @@ any network access.
 
 * `load_austen()` / `load_austen_text()` - Jane Austen's six novels (language modelling, tokenizers).
 * `load_rotten_tomatoes()` - movie-review snippets labelled negative/positive (classification).
-* `load_preference_pairs()` - (prompt, chosen, rejected) review pairs (reward models, DPO).
+* `load_preference_pairs()` - (prompt, chosen, rejected) review pairs (reward models, DPO); `preference_rows` draws
+  a shuffled sample of them as plain dicts.
 * `load_wordnet_instructions()` - (instruction, input, output) rows from WordNet (instruction tuning).
 * `load_package_summaries()` - Debian package descriptions and their one-line synopses (summarisation).
 * `load_parallel_synopses()` - Debian package synopses in German/French and English (translation, BLEU).
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..course.arguments import require_choice, require_type
+from ..course.arguments import require_choice, require_range, require_type
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict, Features
@@ -345,6 +346,18 @@ def load_rotten_tomatoes() -> DatasetDict:
 def load_preference_pairs() -> DatasetDict:
     """Preference pairs for reward models / DPO: splits train/test; columns `prompt`, `chosen`, `rejected`."""
     return _load_splits("preference_pairs", _string_features("preference_pairs"))
+
+
+def preference_rows(split: str, n: int | None = None, *, seed: int = 0) -> list[dict[str, str]]:
+    """`n` preference pairs `{"prompt", "chosen", "rejected"}` of `load_preference_pairs()` (all when None), shuffled
+    with `seed`: split "train" to train on, "test" (other movies) to measure on. Notebooks 12-14 train and judge the
+    reward model, PPO and DPO on them."""
+    require_choice("split", split, ("train", "test"))
+    dataset = load_preference_pairs()[split].shuffle(seed=seed)
+    if n is not None:
+        require_range("n", n, low=1, high=len(dataset))
+        dataset = dataset.select(range(n))
+    return [dict(row) for row in dataset]
 
 
 def load_wordnet_instructions() -> DatasetDict:

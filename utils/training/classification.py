@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 from ..course.device import device_of
 from ..transformer.embeddings import mean_pool
 from .loop import LossFn
@@ -30,8 +30,6 @@ class MeanPooledClassifier(nn.Module):
 
     def __init__(self, encoder: nn.Module, n_classes: int) -> None:
         super().__init__()
-        require_type("encoder", encoder, nn.Module)
-        require_type("n_classes", n_classes, int)
         require_range("n_classes", n_classes, low=2)
         self.encoder = encoder
         self.head = nn.Linear(encoder.config.hidden_size, n_classes)
@@ -52,15 +50,12 @@ class LastTokenClassifier(nn.Module):
 
     def __init__(self, language_model: nn.Module, n_classes: int, label_token_ids: list[int] | None = None) -> None:
         super().__init__()
-        require_type("language_model", language_model, nn.Module)
-        require_type("n_classes", n_classes, int)
         require_range("n_classes", n_classes, low=2)
         head = getattr(language_model, "lm_head", None)
         if not isinstance(head, nn.Linear):
             raise ValueError("`language_model` needs a linear `lm_head` (the vocabulary head) to replace.")
         new_head = nn.Linear(head.in_features, n_classes).to(head.weight.device)
         if label_token_ids is not None:
-            require_type("label_token_ids", label_token_ids, (list, tuple))
             if len(label_token_ids) != n_classes or not all(0 <= i < head.out_features for i in label_token_ids):
                 raise ValueError(
                     f"`label_token_ids` must hold {n_classes} vocabulary ids in [0, {head.out_features}), "
@@ -90,7 +85,6 @@ def classifier_logits(model: nn.Module, ids: torch.Tensor, pad_id: int) -> torch
 def classification_loss(pad_id: int) -> LossFn:
     """`loss_fn(model, (ids, labels))` = (cross-entropy of `classifier_logits`, number of examples), for
     `train_model` and `evaluate`."""
-    require_type("pad_id", pad_id, int)
 
     def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
         ids, labels = batch
@@ -102,9 +96,6 @@ def classification_loss(pad_id: int) -> LossFn:
 @torch.no_grad()
 def predict_classes(model: nn.Module, ids: torch.Tensor, pad_id: int, *, batch_size: int = 64) -> np.ndarray:
     """The most likely class for each row of `ids`, computed in batches in eval mode (the mode is restored)."""
-    require_type("ids", ids, torch.Tensor)
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
     device = device_of(model)
     was_training = model.training
     model.eval()
@@ -118,5 +109,4 @@ def predict_classes(model: nn.Module, ids: torch.Tensor, pad_id: int, *, batch_s
 
 def count_trainable(model: nn.Module) -> int:
     """Number of parameters that an optimizer would update (`requires_grad=True`)."""
-    require_type("model", model, nn.Module)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -5,10 +5,9 @@ is not cached. Taught in notebook 09; notebook 10 trains the same task with LoRA
 
 from __future__ import annotations
 
-import json
-import shutil
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,22 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..assets.models import recipe_cache_dir
-from ..course.arguments import require_choice, require_range, require_type
+from ..assets.artifacts import (
+    artifact_dir,
+    artifact_info,
+    load_or_train,
+    read_pretrained_artifact,
+    save_pretrained_artifact,
+)
+from ..assets.datasets import SENTIMENT_LABELS, load_package_summaries, load_rotten_tomatoes, load_wordnet_instructions
+from ..assets.models import load_chat_model
+from ..course.arguments import require_choice, require_type
+from ..course.seeding import set_seed
 from ..generation.prompting import generate_completions
 from ..generation.scoring import sequence_log_probs
-from .loop import TrainingHistory, train_with_recipe
+from ..transformer.padding import pad_examples, pad_id_of, tokenize_chat
+from .loop import TrainingHistory, require_training_recipe, train_with_recipe
+from .lora import add_lora, merge_lora
 
 TEMPLATES = ("chat", "alpaca")
 TASKS = ("wordnet", "summary", "sentiment")
@@ -40,13 +50,6 @@ ALPACA_TEMPLATE_NO_INPUT = (
 
 # ----------------------------------------------------------------------------------------------------------------
 # The data: instruction / input / output rows
-
-
-def _check_row(row: Any) -> None:
-    require_type("row", row, Mapping)
-    missing = [k for k in ("instruction", "input", "output") if k not in row]
-    if missing:
-        raise ValueError(f"`row` needs the keys instruction, input and output; it lacks {', '.join(missing)}.")
 
 
 def _first_words(text: str, n: int) -> str:
@@ -68,20 +71,7 @@ def instruction_rows(
     to summarise in one line (the description cut to `max_input_words` words) and `n_sentiment` Rotten Tomatoes
     snippets to label positive or negative (split "train" or "test"; sentiment uses its "test" split for "test").
     The same arguments always give the same rows."""
-    from ..assets.datasets import (
-        SENTIMENT_LABELS,
-        load_package_summaries,
-        load_rotten_tomatoes,
-        load_wordnet_instructions,
-    )
-
     require_choice("split", split, ("train", "test"))
-    for name, value in (("n_wordnet", n_wordnet), ("n_summaries", n_summaries), ("n_sentiment", n_sentiment)):
-        require_type(name, value, int)
-        require_range(name, value, low=0)
-    require_type("max_input_words", max_input_words, int)
-    require_range("max_input_words", max_input_words, low=1)
-    require_type("seed", seed, int)
     if n_wordnet + n_summaries + n_sentiment == 0:
         raise ValueError("ask for at least one row: n_wordnet + n_summaries + n_sentiment must be > 0.")
 
@@ -112,14 +102,12 @@ def instruction_rows(
 
 def user_message(row: Mapping[str, str]) -> str:
     """What the user says in the chat format: the instruction, then the input (if any) after a blank line."""
-    _check_row(row)
     return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
 
 
 def format_alpaca(row: Mapping[str, str]) -> tuple[str, str]:
     """`(prompt, response)` in the Alpaca-style plain-text template (no chat tokens); the tokenizer's EOS token
     is appended to the response when it is tokenized."""
-    _check_row(row)
     template = ALPACA_TEMPLATE if row["input"] else ALPACA_TEMPLATE_NO_INPUT
     return template.format(instruction=row["instruction"], input=row["input"]), row["output"]
 
@@ -127,21 +115,12 @@ def format_alpaca(row: Mapping[str, str]) -> tuple[str, str]:
 def chat_messages(row: Mapping[str, str]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """`(prompt messages, completion messages)`: one user turn and one assistant turn, the shape TRL's SFTTrainer
     calls a conversational prompt-completion example."""
-    _check_row(row)
     return [{"role": "user", "content": user_message(row)}], [{"role": "assistant", "content": row["output"]}]
-
-
-def _chat_ids(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> list[int]:
-    out = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=True)
-    if isinstance(out, Mapping) or hasattr(out, "keys"):
-        out = out["input_ids"]
-    return list(out)
 
 
 def prompt_text(tokenizer: Any, row: Mapping[str, str], template: str = "chat") -> str:
     """The text a model is given to answer `row`: the chat template up to the assistant's turn, or the Alpaca
     prompt."""
-    require_choice("template", template, TEMPLATES)
     if template == "alpaca":
         return format_alpaca(row)[0]
     prompt, _ = chat_messages(row)
@@ -153,51 +132,16 @@ def tokenize_example(
 ) -> dict[str, list[int]]:
     """`{"input_ids", "completion_mask"}` for one row: prompt then response tokens, `completion_mask` 1 on the
     response tokens (the only ones the loss counts). As TRL does: the prompt is the tokenized chat up to the
-    assistant's turn (Alpaca: the template text), the response everything after it (the end-of-turn token
-    included); sequences longer than `max_length` are cut at the end."""
+    assistant's turn (`utils.transformer.padding.tokenize_chat`; Alpaca: the template text), the response everything
+    after it (the end-of-turn token included); sequences longer than `max_length` are cut at the end."""
     require_choice("template", template, TEMPLATES)
-    require_type("max_length", max_length, int)
-    require_range("max_length", max_length, low=2)
     if template == "chat":
-        if not getattr(tokenizer, "chat_template", None):
-            raise ValueError("`tokenizer` has no chat template; use template='alpaca' or a chat model's tokenizer.")
-        prompt, completion = chat_messages(row)
-        prompt_ids = _chat_ids(tokenizer, prompt, generation_prompt=True)
-        ids = _chat_ids(tokenizer, prompt + completion, generation_prompt=False)
-        if ids[: len(prompt_ids)] != prompt_ids:
-            raise ValueError("the chat template renders the prompt differently on its own; cannot split the tokens.")
-    else:
-        prompt, response = format_alpaca(row)
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        ids = prompt_ids + response_ids
+        return tokenize_chat(tokenizer, *chat_messages(row), max_length=max_length)
+    prompt, response = format_alpaca(row)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ids = prompt_ids + tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     mask = [0] * len(prompt_ids) + [1] * (len(ids) - len(prompt_ids))
     return {"input_ids": ids[:max_length], "completion_mask": mask[:max_length]}
-
-
-def pad_id_of(tokenizer: Any) -> int:
-    """The id to pad with: the tokenizer's pad token, else its EOS token (SmolLM2 pads with EOS)."""
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad is None:
-        raise ValueError("`tokenizer` has neither a pad token nor an EOS token to pad with.")
-    return pad
-
-
-def pad_examples(examples: Sequence[Mapping[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad tokenized examples (`tokenize_example`'s `input_ids` and `completion_mask`) into one batch
-    `{"input_ids", "attention_mask", "completion_mask"}`; padding counts 0 in both masks."""
-    width = max(len(e["input_ids"]) for e in examples)
-    batch = {
-        "input_ids": torch.full((len(examples), width), pad_id),
-        "attention_mask": torch.zeros(len(examples), width, dtype=torch.long),
-        "completion_mask": torch.zeros(len(examples), width, dtype=torch.long),
-    }
-    for i, e in enumerate(examples):
-        n = len(e["input_ids"])
-        batch["input_ids"][i, :n] = torch.tensor(e["input_ids"])
-        batch["attention_mask"][i, :n] = 1
-        batch["completion_mask"][i, :n] = torch.tensor(e["completion_mask"])
-    return batch
 
 
 class SFTCollator:
@@ -205,16 +149,10 @@ class SFTCollator:
     for `sft_loss`. Use it as a DataLoader's `collate_fn`."""
 
     def __init__(self, tokenizer: Any, *, template: str = "chat", max_length: int = 256) -> None:
-        require_choice("template", template, TEMPLATES)
-        require_type("max_length", max_length, int)
-        require_range("max_length", max_length, low=2)
         self.tokenizer, self.template, self.max_length = tokenizer, template, max_length
         self.pad_id = pad_id_of(tokenizer)
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
-        require_type("rows", rows, (list, tuple))
-        if not rows:
-            raise ValueError("`rows` is empty: a batch needs at least one row.")
         examples = [
             tokenize_example(self.tokenizer, r, template=self.template, max_length=self.max_length) for r in rows
         ]
@@ -224,14 +162,9 @@ class SFTCollator:
 def sft_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """The supervised fine-tuning loss: the mean cross-entropy over the response tokens of the batch (prompt and
     padding tokens count zero), and how many tokens it averages. A `loss_fn` for `train_model`."""
-    require_type("batch", batch, Mapping)
-    missing = [k for k in ("input_ids", "attention_mask", "completion_mask") if k not in batch]
-    if missing:
-        raise ValueError(f"`batch` lacks {', '.join(missing)}: build it with SFTCollator.")
     counted = batch["completion_mask"] * batch["attention_mask"]
     n_tokens = int(counted[:, 1:].sum())
-    if n_tokens == 0:
-        raise ValueError("the batch has no response tokens to train on (every completion was cut by max_length?).")
+    assert n_tokens > 0, "the batch has no response tokens to train on (every completion was cut by max_length?)"
     log_probs = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted)
     return -log_probs.total.sum() / n_tokens, n_tokens
 
@@ -247,9 +180,6 @@ def generate_responses(
     batch_size: int = 8,
 ) -> list[str]:
     """The model's greedy answers to `rows` (new text only, stripped), batched with left padding."""
-    require_type("rows", rows, (list, tuple))
-    if not rows:
-        raise ValueError("`rows` is empty.")
     prompts = [prompt_text(tokenizer, r, template) for r in rows]
     answers = generate_completions(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return [a.strip() for a in answers]
@@ -258,10 +188,8 @@ def generate_responses(
 def response_rouge_l(rows: Sequence[Mapping[str, str]], answers: Sequence[str]) -> np.ndarray:
     """ROUGE-L F-measure of each answer against its row's reference output (`rouge_score`, no stemming), one
     score per row: how much of the reference's word order the answer reproduces. Notebook 11 derives it."""
-    from rouge_score import rouge_scorer
+    from rouge_score import rouge_scorer  # imported when first used: notebook 11 only
 
-    require_type("rows", rows, (list, tuple))
-    require_type("answers", answers, (list, tuple))
     if len(rows) != len(answers):
         raise ValueError(f"`rows` and `answers` must pair up, got {len(rows)} rows and {len(answers)} answers.")
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
@@ -295,8 +223,13 @@ class InstructionRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        require_choice("method", self.method, ("full", "lora"))
-        require_type("lora_targets", self.lora_targets, tuple)
+        require_training_recipe(
+            self,
+            counts=("max_input_words", "lora_r"),
+            positive=("lora_alpha",),
+            non_negative=("n_wordnet", "n_summaries", "n_sentiment", "n_val"),
+            choices={"method": ("full", "lora")},
+        )
 
     def smoke(self) -> InstructionRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
@@ -320,14 +253,11 @@ INSTRUCTION_NAME = "smollm2-instruct-tuned"
 
 def instruction_model_dir(recipe: InstructionRecipe = INSTRUCTION_RECIPE) -> Path:
     """Where the model trained with `recipe` is saved (one folder per recipe in the course cache)."""
-    require_type("recipe", recipe, InstructionRecipe)
-    return recipe_cache_dir(INSTRUCTION_NAME, recipe)
+    return artifact_dir(INSTRUCTION_NAME, recipe)
 
 
 def recipe_rows(recipe: InstructionRecipe, split: str) -> list[dict[str, str]]:
     """The rows `recipe` trains on (split "train") or validates on (split "test", `n_val` rows in the same mix)."""
-    require_type("recipe", recipe, InstructionRecipe)
-    require_choice("split", split, ("train", "test"))
     if split == "train":
         counts = (recipe.n_wordnet, recipe.n_summaries, recipe.n_sentiment)
     else:
@@ -356,9 +286,6 @@ def train_instruction_model(
     """Fine-tune SmolLM2 (or `model`, changed in place) on `recipe`'s instruction mix with `sft_loss` and
     `train_model`: returns `(model in eval mode, tokenizer, history)`. With method "lora" the adapters stay in the
     model (merge them with `utils.training.lora.merge_lora`)."""
-    from ..assets.models import load_chat_model
-    from ..course.seeding import set_seed
-
     require_type("recipe", recipe, InstructionRecipe)
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
@@ -366,8 +293,6 @@ def train_instruction_model(
         model, tokenizer = load_chat_model(device=device)
     generator = set_seed(recipe.seed)
     if recipe.method == "lora":
-        from .lora import add_lora
-
         add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
     collate = SFTCollator(tokenizer, max_length=recipe.max_length)
     train_loader = DataLoader(
@@ -390,25 +315,14 @@ def save_instruction_model(
 ) -> Path:
     """Save a model trained with `recipe` where `load_instruction_tuned(recipe)` finds it (LoRA adapters are merged
     into a copy first, so the folder holds a plain transformers model)."""
-    import copy
-    import tempfile
-
-    require_type("recipe", recipe, InstructionRecipe)
     if recipe.method == "lora":
-        from .lora import merge_lora
-
         model = merge_lora(copy.deepcopy(model))
-    folder = instruction_model_dir(recipe)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    info = {"recipe": asdict(recipe), "history": history.to_dict() if history is not None else {}}
-    (tmp / "course_recipe.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-    return folder
+    return save_pretrained_artifact(INSTRUCTION_NAME, recipe, model, tokenizer, history)
+
+
+def instruction_model_info(recipe: InstructionRecipe = INSTRUCTION_RECIPE) -> dict[str, Any]:
+    """What `save_instruction_model` stored beside the model: `{"recipe": ..., "history": ..., ...}`."""
+    return artifact_info(INSTRUCTION_NAME, recipe)
 
 
 def load_instruction_tuned(
@@ -421,21 +335,20 @@ def load_instruction_tuned(
     """The SmolLM2 that notebook 09 (`INSTRUCTION_RECIPE`) or 10 (`LORA_RECIPE`) fine-tuned, from the course cache:
     `(model in eval mode, tokenizer)`. When it is missing and `train_if_missing` is True it is trained now (full
     recipes: a few minutes on a 2-core CPU, with a progress bar; `recipe.smoke()`: seconds) and saved."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM  # heavy: imported when a model is read
 
-    from ..course.device import resolve_device
+    def read(folder: Path) -> tuple[nn.Module, Any]:
+        return read_pretrained_artifact(folder, AutoModelForCausalLM, device)
 
-    require_type("recipe", recipe, InstructionRecipe)
-    require_type("train_if_missing", train_if_missing, bool)
-    folder = instruction_model_dir(recipe)
-    if not (folder / "course_recipe.json").is_file():
-        if not train_if_missing:
-            raise FileNotFoundError(
-                f"No instruction-tuned model for this recipe in {str(folder)!r}: run notebook 09 (full) or 10 (LoRA), "
-                "or call load_instruction_tuned(recipe, train_if_missing=True)."
-            )
+    def train() -> tuple[nn.Module, Any]:
         model, tokenizer, history = train_instruction_model(recipe, device=device, progress=progress)
-        save_instruction_model(model, tokenizer, recipe, history)
-    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    return model.to(resolve_device(device)).eval(), tokenizer
+        return read(save_instruction_model(model, tokenizer, recipe, history))
+
+    return load_or_train(
+        INSTRUCTION_NAME,
+        recipe,
+        read=read,
+        train=train,
+        train_if_missing=train_if_missing,
+        hint="run notebook 09 (full) or 10 (LoRA)",
+    )

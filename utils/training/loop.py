@@ -9,17 +9,19 @@ evaluation can weight each batch by its size.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_choice, require_range, require_type
 from ..course.device import device_of
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
@@ -45,37 +47,46 @@ def lr_at(step: int, *, lr: float, warmup_steps: int, total_steps: int, min_lr_r
     return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def require_training_recipe(recipe: Any, *, counts: Iterable[str] = ()) -> None:
-    """Check the fields a training recipe (a dataclass) shares with `train_model`, skipping those it lacks: `steps`
-    and `batch_size` ints >= 1, `warmup_steps` an int in [0, steps], `lr` > 0, `weight_decay` >= 0, `max_length` an
-    int >= 2, `seed` an int; and each attribute named in `counts` (data sizes such as `n_train`) an int >= 1."""
-    for name in ("steps", "batch_size", *counts):
-        require_type(name, getattr(recipe, name), int)
-        require_range(name, getattr(recipe, name), low=1)
-    if hasattr(recipe, "warmup_steps"):
-        require_type("warmup_steps", recipe.warmup_steps, int)
-        require_range("warmup_steps", recipe.warmup_steps, low=0, high=recipe.steps)
-    if hasattr(recipe, "lr"):
-        require_type("lr", recipe.lr, (int, float))
-        require_range("lr", recipe.lr, low=0.0, low_inclusive=False)
-    if hasattr(recipe, "weight_decay"):
-        require_type("weight_decay", recipe.weight_decay, (int, float))
-        require_range("weight_decay", recipe.weight_decay, low=0.0)
-    if hasattr(recipe, "max_length"):
-        require_type("max_length", recipe.max_length, int)
-        require_range("max_length", recipe.max_length, low=2)
-    if hasattr(recipe, "seed"):
-        require_type("seed", recipe.seed, int)
+def require_training_recipe(
+    recipe: Any,
+    *,
+    counts: Iterable[str] = (),
+    positive: Iterable[str] = (),
+    non_negative: Iterable[str] = (),
+    fractions: Iterable[str] = (),
+    choices: Mapping[str, Sequence[Any]] | None = None,
+) -> None:
+    """Check a training recipe (a dataclass) once, in its `__post_init__`, so the functions it is passed to need not.
+
+    The fields it shares with `train_model`, where it has them: `steps` and `batch_size` ints >= 1, `warmup_steps` an
+    int in [0, steps], `lr` > 0, `weight_decay` >= 0, `max_length` an int >= 2, `seed` an int >= 0; a field whose
+    default is a tuple (e.g. `lora_targets`) must be a tuple. Then the fields named in `counts` (ints >= 1, e.g. data
+    sizes), `positive` (numbers > 0), `non_negative` (numbers >= 0), `fractions` (numbers in [0, 1]) and `choices`
+    (`{field: allowed values}`)."""
+    fields = {f.name: f for f in dataclasses.fields(recipe)}
+    values = {name: getattr(recipe, name) for name in fields}
+    lowest = {"steps": 1, "batch_size": 1, **dict.fromkeys(counts, 1), "warmup_steps": 0, "max_length": 2, "seed": 0}
+    for name, low in lowest.items():
+        if name in values:
+            require_type(name, values[name], int)
+            require_range(name, values[name], low=low, high=values["steps"] if name == "warmup_steps" else None)
+    ranges = {"lr": (False, None), "weight_decay": (True, None)} | dict.fromkeys(positive, (False, None))
+    ranges |= dict.fromkeys(non_negative, (True, None)) | dict.fromkeys(fractions, (True, 1.0))
+    for name, (zero_allowed, high) in ranges.items():
+        if name in values:
+            require_type(name, values[name], (int, float))
+            require_range(name, values[name], low=0.0, low_inclusive=zero_allowed, high=high)
+    for name, allowed in (choices or {}).items():
+        require_choice(name, values[name], allowed)
+    for name, f in fields.items():
+        if isinstance(f.default, tuple):
+            require_type(name, values[name], tuple)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable[Any], loss_fn: LossFn, max_batches: int | None = None) -> float:
     """Mean loss per item of `model` over the first `max_batches` batches (all when None), in eval mode (the mode
     is restored afterwards)."""
-    require_type("model", model, nn.Module)
-    if max_batches is not None:
-        require_type("max_batches", max_batches, int)
-        require_range("max_batches", max_batches, low=1)
     device = device_of(model)
     was_training = model.training
     model.eval()
@@ -133,26 +144,13 @@ def train_model(
     `train_loader`; `loss_fn(model, batch) -> (mean loss, n_items)`. Only parameters with `requires_grad` are
     trained; weight decay skips biases and norms (1-D parameters). The validation loss (`evaluate`, at most
     `eval_batches` batches) is measured at step 0, every `eval_every` steps and at the end."""
-    require_type("model", model, nn.Module)
-    require_type("train_loader", train_loader, DataLoader)
-    if val_loader is not None:
-        require_type("val_loader", val_loader, DataLoader)
     if not callable(loss_fn):
         raise TypeError(
             f"`loss_fn` must be a function (model, batch) -> (loss, n_items), not {type(loss_fn).__name__}."
         )
     for name, value in (("steps", steps), ("eval_every", eval_every), ("eval_batches", eval_batches)):
-        require_type(name, value, int)
         require_range(name, value, low=1)
-    require_type("warmup_steps", warmup_steps, int)
     require_range("warmup_steps", warmup_steps, low=0, high=steps)
-    require_type("lr", lr, (int, float))
-    require_range("lr", lr, low=0.0, low_inclusive=False)
-    require_type("weight_decay", weight_decay, (int, float))
-    require_range("weight_decay", weight_decay, low=0.0)
-    if grad_clip is not None:
-        require_type("grad_clip", grad_clip, (int, float))
-        require_range("grad_clip", grad_clip, low=0.0, low_inclusive=False)
     if len(train_loader) == 0:
         raise ValueError("`train_loader` yields no batches; use more data or a smaller batch size.")
     if device is not None:
@@ -171,8 +169,6 @@ def train_model(
         if val_loader is not None:
             history.val_step.append(step)
             history.val_loss.append(evaluate(model, val_loader, loss_fn, eval_batches))
-
-    from tqdm.auto import tqdm
 
     validate(0)
     model.train()

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 
 __all__ = [
     "LoRALinear",
@@ -38,9 +38,7 @@ __all__ = [
 
 
 def _check_rank_and_alpha(r: int, alpha: float) -> None:
-    require_type("r", r, int)
     require_range("r", r, low=1)
-    require_type("alpha", alpha, (int, float))
     require_range("alpha", alpha, low=0.0, low_inclusive=False)
 
 
@@ -55,7 +53,6 @@ class LoRALinear(nn.Module):
 
     def __init__(self, base: nn.Linear, r: int, alpha: float) -> None:
         super().__init__()
-        require_type("base", base, nn.Linear)
         _check_rank_and_alpha(r, alpha)
         self.base = base.requires_grad_(False)
         self.r = r
@@ -118,7 +115,6 @@ def _matches(name: str, targets: Sequence[str]) -> bool:
 def linear_names(model: nn.Module) -> list[str]:
     """Qualified names of every linear layer of `model`: each `nn.Linear`, and each `LoRALinear` under its own name
     (not its frozen `.base`)."""
-    require_type("model", model, nn.Module)
     inside_lora = {f"{name}.base" for name, module in model.named_modules() if isinstance(module, LoRALinear)}
     return [
         name
@@ -136,13 +132,9 @@ def add_lora(model: nn.Module, *, r: int, alpha: float, target_modules: Sequence
     """Freeze every parameter of `model`, then replace each `nn.Linear` whose qualified name ends with one of
     `target_modules` (e.g. `["q_proj", "v_proj"]`) by a `LoRALinear` of rank `r` and scale `alpha / r`, in place.
     Returns the replaced names. Taught in notebook 10."""
-    require_type("model", model, nn.Module)
     _check_rank_and_alpha(r, alpha)
     if isinstance(target_modules, str):
         raise TypeError(f"`target_modules` must be a list of module names, e.g. [{target_modules!r}], not a string.")
-    require_type("target_modules", target_modules, (list, tuple))
-    if not target_modules or not all(isinstance(t, str) and t for t in target_modules):
-        raise ValueError(f"`target_modules` must be a non-empty list of non-empty names, got {target_modules!r}.")
     if lora_layers(model):
         raise ValueError("`model` already has LoRA layers: merge them (`merge_lora`) or start from a fresh model.")
     available = linear_names(model)  # no LoRA layer among them (checked above)
@@ -162,7 +154,6 @@ def add_lora(model: nn.Module, *, r: int, alpha: float, target_modules: Sequence
 
 def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     """Every `LoRALinear` of `model`, by qualified name."""
-    require_type("model", model, nn.Module)
     return {name: module for name, module in model.named_modules() if isinstance(module, LoRALinear)}
 
 
@@ -216,7 +207,6 @@ def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 def load_lora_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
     """Put an adapter saved with `lora_state_dict` into `model`'s LoRA layers (in place): switching adapters on
     one base model. The keys and shapes must match the model's layers exactly."""
-    require_type("state", state, Mapping)
     layers = _require_lora(model)
     expected = {f"{name}.{part}" for name in layers for part in ("A", "B")}
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -228,7 +218,6 @@ def load_lora_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) ->
     for name, layer in layers.items():
         for part in ("A", "B"):
             target, value = getattr(layer, part), state[f"{name}.{part}"]
-            require_type(f"state[{name + '.' + part!r}]", value, torch.Tensor)
             if value.shape != target.shape:
                 raise ValueError(
                     f"`state[{name + '.' + part!r}]` has shape {tuple(value.shape)}, the layer needs "
@@ -239,9 +228,8 @@ def load_lora_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) ->
 
 def save_lora(model: nn.Module, path: str | Path) -> Path:
     """Write the adapter of `model` (`lora_state_dict`) to a safetensors file; returns its path."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # imported when an adapter is saved
 
-    require_type("path", path, (str, Path))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({key: value.contiguous() for key, value in lora_state_dict(model).items()}, str(path))
@@ -250,9 +238,8 @@ def save_lora(model: nn.Module, path: str | Path) -> Path:
 
 def load_lora(model: nn.Module, path: str | Path) -> None:
     """Read an adapter written by `save_lora` into `model`'s LoRA layers (see `load_lora_state_dict`)."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # imported when an adapter is read
 
-    require_type("path", path, (str, Path))
     if not Path(path).is_file():
         raise FileNotFoundError(f"`path` {str(path)!r} is not a file; write one with save_lora(model, path).")
     load_lora_state_dict(model, load_file(str(path)))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..course.arguments import require_choice, require_range
 
 SMOOTHINGS = ("add_k", "interpolated")
 
@@ -29,14 +29,9 @@ class NGramLM:
     def __init__(
         self, order: int, vocab_size: int, *, smoothing: str = "interpolated", k: float = 1.0, lam: float = 0.7
     ) -> None:
-        require_type("order", order, int)
         require_range("order", order, low=1)
-        require_type("vocab_size", vocab_size, int)
-        require_range("vocab_size", vocab_size, low=1)
         require_choice("smoothing", smoothing, SMOOTHINGS)
-        require_type("k", k, (int, float))
         require_range("k", k, low=0.0, low_inclusive=False)
-        require_type("lam", lam, (int, float))
         require_range("lam", lam, low=0.0, high=1.0, high_inclusive=False)
         self.order, self.vocab_size, self.smoothing, self.k, self.lam = order, vocab_size, smoothing, float(k), lam
         # counts[n][context] = Counter of the next token, for context lengths n = 0 .. order - 1
@@ -93,7 +88,6 @@ class NGramLM:
     def token_log_probs(self, ids: Sequence[int], *, start: int = 1) -> np.ndarray:
         """ln P(ids[i] | ids[:i]) for i = start .. len(ids) - 1, one number per scored token."""
         ids = [int(i) for i in ids]
-        require_type("start", start, int)
         require_range("start", start, low=0, high=max(0, len(ids) - 1))
         return np.array(
             [math.log(self.prob(ids[max(0, i - self.order + 1) : i], ids[i])) for i in range(start, len(ids))]

@@ -1,14 +1,15 @@
 """Pretraining a language model: sliding token windows, the next-token loss, checkpoints, and the course's small
 Austen GPT (`load_pretrained_gpt`), trained on the fly from its recipe when it is not cached yet
-(`AUSTEN_GPT_RECIPE` in full mode, `SMOKE_AUSTEN_GPT_RECIPE` for the few-second smoke runs).
+(`AUSTEN_GPT_RECIPE` in full mode, `AUSTEN_GPT_RECIPE.smoke()` for the few-second smoke runs).
 Taught in notebook 07; the loop itself is `utils.training.loop`."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..assets.models import recipe_cache_dir
+from ..assets.artifacts import artifact_dir, load_or_train, save_artifact
+from ..assets.datasets import load_austen_text
 from ..course.arguments import require_range, require_type
+from ..course.device import resolve_device
+from ..course.seeding import set_seed
 from ..transformer.gpt import GPT, GPTConfig
 from ..transformer.tokenizer import BPETokenizer
-from .loop import TrainingHistory, train_with_recipe
+from .loop import TrainingHistory, require_training_recipe, train_with_recipe
 
 
 @dataclass(frozen=True)
@@ -44,21 +48,33 @@ class AustenGPTRecipe:
     seed: int = 0
     max_chars: int | None = None  # None = the whole corpus; else its first characters only
 
+    def __post_init__(self) -> None:
+        require_training_recipe(
+            self,
+            counts=("vocab_size", "context_length", "d_model", "n_heads", "n_layers", "stride"),
+            positive=("val_fraction",),
+        )
+        require_range("val_fraction", self.val_fraction, high=1.0, high_inclusive=False)
+
+    def smoke(self) -> AustenGPTRecipe:
+        """The tiny model notebook 07 trains in smoke mode, which later notebooks load in smoke mode (seconds)."""
+        return replace(
+            self,
+            vocab_size=512,
+            context_length=64,
+            d_model=64,
+            n_layers=2,
+            batch_size=8,
+            stride=64,
+            steps=25,
+            warmup_steps=5,
+            max_chars=200_000,
+        )
+
 
 AUSTEN_GPT_RECIPE = AustenGPTRecipe()
-# The tiny model notebook 07 trains in smoke mode; later notebooks load it in smoke mode (seconds to train).
-SMOKE_AUSTEN_GPT_RECIPE = AustenGPTRecipe(
-    vocab_size=512,
-    context_length=64,
-    d_model=64,
-    n_layers=2,
-    batch_size=8,
-    stride=64,
-    steps=25,
-    warmup_steps=5,
-    max_chars=200_000,
-)
 PRETRAINED_NAME = "austen-gpt"
+CHECKPOINT_FILES = ("model.pt", "tokenizer.json", "config.json")
 
 
 class TokenWindowDataset(Dataset):
@@ -66,11 +82,8 @@ class TokenWindowDataset(Dataset):
     `y` the window shifted by one token (the next-token targets)."""
 
     def __init__(self, ids: Sequence[int] | torch.Tensor, context_length: int, stride: int | None = None) -> None:
-        require_type("ids", ids, (list, tuple, torch.Tensor))
-        require_type("context_length", context_length, int)
-        require_range("context_length", context_length, low=1)
         stride = context_length if stride is None else stride
-        require_type("stride", stride, int)
+        require_range("context_length", context_length, low=1)
         require_range("stride", stride, low=1)
         tensor = (
             ids.detach().to("cpu", torch.long) if isinstance(ids, torch.Tensor) else torch.tensor(ids, dtype=torch.long)
@@ -114,10 +127,6 @@ def save_checkpoint(
     history: TrainingHistory | dict[str, Any] | None = None,
 ) -> Path:
     """Write a folder with `model.pt` (weights), `tokenizer.json`, `config.json` and `history.json`."""
-    require_type("path", path, (str, os.PathLike))
-    require_type("model", model, GPT)
-    require_type("tokenizer", tokenizer, BPETokenizer)
-    require_type("config", config, GPTConfig)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder / "model.pt")
@@ -131,9 +140,8 @@ def save_checkpoint(
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[GPT, BPETokenizer, GPTConfig, dict[str, Any]]:
     """Read a folder written by `save_checkpoint`: `(model in eval mode on the CPU, tokenizer, config, history)`."""
-    require_type("path", path, (str, os.PathLike))
     folder = Path(path)
-    missing = [n for n in ("model.pt", "tokenizer.json", "config.json") if not (folder / n).is_file()]
+    missing = [n for n in CHECKPOINT_FILES if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(f"`path` {str(folder)!r} is not a checkpoint (missing {', '.join(missing)}).")
     config = GPTConfig(**json.loads((folder / "config.json").read_text(encoding="utf-8")))
@@ -159,13 +167,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[GPT, BPETokenizer, GP
 def pretrained_gpt_dir(recipe: AustenGPTRecipe = AUSTEN_GPT_RECIPE) -> Path:
     """Where notebook 07 saves, and `load_pretrained_gpt` looks for, the Austen GPT trained with `recipe`
     (one folder per recipe in the course cache)."""
-    require_type("recipe", recipe, AustenGPTRecipe)
-    return recipe_cache_dir(PRETRAINED_NAME, recipe)
+    return artifact_dir(PRETRAINED_NAME, recipe)
 
 
 def split_ids(ids: Sequence[int], val_fraction: float) -> tuple[list[int], list[int]]:
     """Split a token sequence into (train, validation): the last `val_fraction` of the tokens are validation."""
-    require_type("val_fraction", val_fraction, float)
     require_range("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     cut = int(len(ids) * (1 - val_fraction))
     return list(ids[:cut]), list(ids[cut:])
@@ -176,9 +182,6 @@ def train_austen_gpt(
 ) -> tuple[GPT, BPETokenizer, GPTConfig, TrainingHistory]:
     """Train the course's Austen GPT with `recipe` (the same steps as notebook 07):
     returns `(model, tokenizer, config, history)`."""
-    from ..assets.datasets import load_austen_text
-    from ..course.seeding import set_seed
-
     require_type("recipe", recipe, AustenGPTRecipe)
     r = recipe
     generator = set_seed(r.seed)
@@ -208,25 +211,33 @@ def train_austen_gpt(
 
 
 def load_pretrained_gpt(
-    train_if_missing: bool = True, progress: bool = True, *, recipe: AustenGPTRecipe = AUSTEN_GPT_RECIPE
+    recipe: AustenGPTRecipe = AUSTEN_GPT_RECIPE,
+    *,
+    train_if_missing: bool = True,
+    device: str | torch.device | None = None,
+    progress: bool = True,
 ) -> tuple[GPT, BPETokenizer]:
-    """The course's small GPT trained on Jane Austen with `recipe` (notebook 07), from `pretrained_gpt_dir(recipe)`.
+    """The course's small GPT trained on Jane Austen with `recipe` (notebook 07), from `pretrained_gpt_dir(recipe)`:
+    `(model in eval mode on `device`, tokenizer)`.
 
-    When it is not there (or was written by an older version of the course) and `train_if_missing` is True, it
-    is trained now (`AUSTEN_GPT_RECIPE`: about four minutes on a 2-core laptop CPU, with a progress bar;
-    `SMOKE_AUSTEN_GPT_RECIPE`: seconds) and saved there. Returns `(model in eval mode, tokenizer)`."""
-    require_type("train_if_missing", train_if_missing, bool)
-    require_type("progress", progress, bool)
-    folder = pretrained_gpt_dir(recipe)
-    try:
+    When it is not there and `train_if_missing` is True, it is trained now (`AUSTEN_GPT_RECIPE`: about four minutes
+    on a 2-core laptop CPU, with a progress bar; `AUSTEN_GPT_RECIPE.smoke()`: seconds) and saved there."""
+
+    def read(folder: Path) -> tuple[GPT, BPETokenizer]:
         model, tokenizer, _, _ = load_checkpoint(folder)
-    except (FileNotFoundError, ValueError) as err:
-        if not train_if_missing:
-            raise FileNotFoundError(
-                f"No usable pretrained Austen GPT in {str(folder)!r} ({err}); run notebook 07 or call "
-                "load_pretrained_gpt(train_if_missing=True)."
-            ) from err
+        return model.to(resolve_device(device)), tokenizer
+
+    def train() -> tuple[GPT, BPETokenizer]:
         model, tokenizer, config, history = train_austen_gpt(recipe, progress=progress)
-        save_checkpoint(folder, model, tokenizer, config, history)
-        model, tokenizer, _, _ = load_checkpoint(folder)
-    return model, tokenizer
+        write = functools.partial(save_checkpoint, model=model, tokenizer=tokenizer, config=config, history=history)
+        return read(save_artifact(PRETRAINED_NAME, recipe, write, history))
+
+    return load_or_train(
+        PRETRAINED_NAME,
+        recipe,
+        read=read,
+        train=train,
+        train_if_missing=train_if_missing,
+        hint="run notebook 07",
+        files=CHECKPOINT_FILES,
+    )

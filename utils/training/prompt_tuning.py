@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
+from ..generation.decoding import greedy_decode
 from ..transformer.outputs import CausalLMOutput
 
 __all__ = ["SoftPromptModel", "init_token_ids", "nearest_tokens"]
@@ -27,8 +28,6 @@ __all__ = ["SoftPromptModel", "init_token_ids", "nearest_tokens"]
 def init_token_ids(tokenizer: Any, text: str, n_virtual_tokens: int) -> list[int]:
     """The token ids whose embeddings start a soft prompt: `text`'s ids, cut or repeated to `n_virtual_tokens`
     (peft's `prompt_tuning_init="TEXT"` rule)."""
-    require_type("text", text, str)
-    require_type("n_virtual_tokens", n_virtual_tokens, int)
     require_range("n_virtual_tokens", n_virtual_tokens, low=1)
     ids = list(tokenizer(text)["input_ids"])
     if not ids:
@@ -47,8 +46,6 @@ class SoftPromptModel(nn.Module):
 
     def __init__(self, model: nn.Module, prompt: torch.Tensor) -> None:
         super().__init__()
-        require_type("model", model, nn.Module)
-        require_type("prompt", prompt, torch.Tensor)
         embeddings = model.get_input_embeddings()
         d_model = embeddings.weight.shape[1]
         if prompt.ndim != 2 or prompt.shape[0] < 1 or prompt.shape[1] != d_model:
@@ -93,9 +90,6 @@ class SoftPromptModel(nn.Module):
         for left-padded batches); the virtual tokens take positions 0..n-1 and the real ones are shifted by n.
         past_key_values / use_cache: the wrapped model's cache. With a cache, `input_ids` are only the new tokens
         (the virtual tokens are in the cache already) and `attention_mask` covers every real token so far."""
-        require_type("input_ids", input_ids, torch.Tensor)
-        if input_ids.ndim != 2:
-            raise ValueError(f"`input_ids` must have shape (batch, seq), got {tuple(input_ids.shape)}.")
         batch, n = input_ids.shape[0], self.n_virtual_tokens
         embeds = self.model.get_input_embeddings()(input_ids)
         if attention_mask is None:
@@ -135,8 +129,6 @@ class SoftPromptModel(nn.Module):
         (pad on the left for a batch), so helpers written for `model.generate` (e.g.
         `utils.generation.prompting.generate_completions`) work unchanged. Stops at `eos_token_id` (default: the
         wrapped model's); `pad_token_id` is accepted for compatibility (finished rows are filled with the EOS)."""
-        from ..generation.decoding import greedy_decode
-
         if do_sample:
             raise ValueError("`do_sample` must be False: SoftPromptModel.generate decodes greedily.")
         if eos_token_id is None:
@@ -150,7 +142,6 @@ class SoftPromptModel(nn.Module):
 def nearest_tokens(model: SoftPromptModel, tokenizer: Any) -> list[str]:
     """For each virtual token, the vocabulary token whose embedding is closest in cosine similarity: a (partial)
     reading of what the trained soft prompt became. Trained vectors usually sit between words."""
-    require_type("model", model, SoftPromptModel)
     vocab = model.model.get_input_embeddings().weight.float()
     prompt = model.prompt.float()
     similarity = torch.nn.functional.normalize(prompt, dim=-1) @ torch.nn.functional.normalize(vocab, dim=-1).T

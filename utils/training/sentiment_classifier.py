@@ -3,11 +3,12 @@
 Notebook 08 fine-tunes MiniLM with the course's own `MeanPooledClassifier`. A pipeline needs a transformers model
 class instead, so here the same encoder is fine-tuned as `AutoModelForSequenceClassification` (BERT's head: the
 first token's vector through the pretrained pooler, then a linear layer), with the same loss and training loop,
-and saved with `save_pretrained` into the course cache, one folder per recipe (`recipe_cache_dir`).
+and saved with `save_pretrained` into the course cache, one folder per recipe.
 
-* The folder is written and read by `utils.training.task_models` (the name tagger of
+* The folder is written and read by `utils.assets.artifacts` (the name tagger of
   `utils.training.token_classification` is kept the same way).
-* `SentimentRecipe`, `train_sentiment_classifier`, `load_sentiment_classifier(recipe)` (trains when missing).
+* `SentimentRecipe`, `train_sentiment_classifier`, `load_sentiment_classifier(recipe)` (trains when missing),
+  `sentiment_classifier_info(recipe)` (the recipe and training history beside the weights).
 """
 
 from __future__ import annotations
@@ -20,13 +21,20 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..assets.artifacts import (
+    artifact_dir,
+    artifact_info,
+    load_or_train,
+    read_pretrained_artifact,
+    save_pretrained_artifact,
+)
 from ..assets.datasets import SENTIMENT_LABELS, load_rotten_tomatoes
-from ..assets.models import load_encoder_with_head, recipe_cache_dir
+from ..assets.models import load_encoder_with_head
 from ..course.arguments import require_range, require_type
+from ..course.seeding import set_seed
 from ..transformer.padding import encode_texts
 from .classification import classification_loss
 from .loop import TrainingHistory, require_training_recipe, train_with_recipe
-from .task_models import load_or_train_task_model
 
 SENTIMENT_NAME = "minilm-sentiment"
 
@@ -63,15 +71,13 @@ SENTIMENT_RECIPE = SentimentRecipe()
 
 def sentiment_classifier_dir(recipe: SentimentRecipe = SENTIMENT_RECIPE) -> Path:
     """Where the classifier trained with `recipe` is saved (one folder per recipe in the course cache)."""
-    require_type("recipe", recipe, SentimentRecipe)
-    return recipe_cache_dir(SENTIMENT_NAME, recipe)
+    return artifact_dir(SENTIMENT_NAME, recipe)
 
 
 def sentiment_rows(split: str, n: int | None = None, *, seed: int = 0) -> tuple[list[str], list[int]]:
     """Texts and labels (0 negative, 1 positive) of a Rotten Tomatoes split, shuffled with `seed`, the first `n`."""
     rows = load_rotten_tomatoes()[split].shuffle(seed=seed)
     if n is not None:
-        require_type("n", n, int)
         require_range("n", n, low=1)
         rows = rows.select(range(min(n, len(rows))))
     return list(rows["text"]), list(rows["label"])
@@ -86,8 +92,6 @@ def train_sentiment_classifier(
     recipe: SentimentRecipe = SENTIMENT_RECIPE, *, device: str | torch.device | None = None, progress: bool = True
 ) -> tuple[nn.Module, Any, TrainingHistory]:
     """Fine-tune MiniLM as a sequence classifier on `recipe`: `(model in eval mode, tokenizer, history)`."""
-    from ..course.seeding import set_seed
-
     require_type("recipe", recipe, SentimentRecipe)
     set_seed(recipe.seed)
     model, tokenizer = new_sentiment_classifier()
@@ -106,6 +110,11 @@ def train_sentiment_classifier(
     return model.eval(), tokenizer, history
 
 
+def sentiment_classifier_info(recipe: SentimentRecipe = SENTIMENT_RECIPE) -> dict[str, Any]:
+    """What was saved beside the classifier trained with `recipe`: `{"recipe": ..., "history": ..., ...}`."""
+    return artifact_info(SENTIMENT_NAME, recipe)
+
+
 def load_sentiment_classifier(
     recipe: SentimentRecipe = SENTIMENT_RECIPE,
     *,
@@ -115,15 +124,15 @@ def load_sentiment_classifier(
 ) -> tuple[nn.Module, Any]:
     """The classifier trained with `recipe`, reloaded from its `save_pretrained` folder: `(model, tokenizer)`.
     When missing and `train_if_missing` is True it is trained now (about a minute on 2 cores) and saved first."""
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification  # heavy: imported when a model is read
 
-    require_type("recipe", recipe, SentimentRecipe)
-    return load_or_train_task_model(
-        sentiment_classifier_dir(recipe),
-        AutoModelForSequenceClassification,
-        lambda: train_sentiment_classifier(recipe, device=device, progress=progress),
-        recipe,
-        train_if_missing=train_if_missing,
-        missing_hint="run notebook 15, or call load_sentiment_classifier(recipe, train_if_missing=True).",
-        device=device,
+    def read(folder: Path) -> tuple[nn.Module, Any]:
+        return read_pretrained_artifact(folder, AutoModelForSequenceClassification, device)
+
+    def train() -> tuple[nn.Module, Any]:
+        model, tokenizer, history = train_sentiment_classifier(recipe, device=device, progress=progress)
+        return read(save_pretrained_artifact(SENTIMENT_NAME, recipe, model, tokenizer, history))
+
+    return load_or_train(
+        SENTIMENT_NAME, recipe, read=read, train=train, train_if_missing=train_if_missing, hint="run notebook 15"
     )

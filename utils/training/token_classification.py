@@ -11,7 +11,8 @@ Jane Austen's sentences with MiniLM. Taught in notebook 15.
   precision, recall and F1 (a name counts only when its span is exactly right); `dictionary_tags` is the baseline
   that looks words up in a list.
 * The model: `TokenTaggerRecipe`, `train_token_tagger`, `load_token_tagger` (an `AutoModelForTokenClassification`
-  saved with `save_pretrained` in the course cache), `predict_word_tags`.
+  saved with `save_pretrained` in the course cache by `utils.assets.artifacts`), `token_tagger_info`,
+  `predict_word_tags`.
 """
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..assets.models import load_encoder_with_head, recipe_cache_dir
+from ..assets.artifacts import (
+    artifact_dir,
+    artifact_info,
+    load_or_train,
+    read_pretrained_artifact,
+    save_pretrained_artifact,
+)
+from ..assets.datasets import load_austen_text
+from ..assets.models import load_encoder_with_head
 from ..course.arguments import require_range, require_type
 from ..course.device import device_of
+from ..course.seeding import set_seed
 from .loop import TrainingHistory, require_training_recipe, train_with_recipe
-from .task_models import load_or_train_task_model
 
 TAGS: tuple[str, ...] = ("O", "B-PER", "I-PER")
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
@@ -66,14 +75,12 @@ _SENTENCE_END = re.compile(  # after . ! ? (and a closing quote), before a capit
 
 def split_words(text: str) -> list[str]:
     """Words and punctuation marks of `text`, e.g. "Mr. Darcy's" -> ["Mr", ".", "Darcy", "'", "s"]."""
-    require_type("text", text, str)
     return _WORD.findall(text)
 
 
 def austen_sentences(text: str, *, min_words: int = 6, max_words: int = 40) -> list[list[str]]:
     """The sentences of `text` (paragraphs split at blank lines, sentences at . ! ? before a capital, not after Mr,
     Mrs, Dr, St) as word lists with `min_words`..`max_words` words, in the order of the text."""
-    require_type("text", text, str)
     sentences = []
     for paragraph in re.split(r"\n\s*\n", text):
         flat = " ".join(paragraph.split())
@@ -140,10 +147,6 @@ def name_tagging_data(
     * test: `n_test` other sentences, half with a held-out name (names the model never saw), the rest split like
       the training data. Sentences are drawn with `random.Random(seed)`, so the same arguments give the same data.
     """
-    for name, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("seed", seed)):
-        require_type(name, value, int)
-        require_range(name, value, low=0 if name == "seed" else 1)
-    require_type("name_share", name_share, float)
     require_range("name_share", name_share, low=0.0, high=1.0)
     sentences = [_tagged(words, held_out) for words in austen_sentences(text)]
     unseen = [s for s in sentences if s.held_out]
@@ -185,8 +188,6 @@ def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> 
         if word is None or word == previous:
             labels.append(IGNORE_INDEX)
         else:
-            if not 0 <= word < len(word_labels):
-                raise ValueError(f"`word_ids` names word {word}, but `word_labels` has {len(word_labels)} words.")
             labels.append(int(word_labels[word]))
         previous = word
     return labels
@@ -196,8 +197,6 @@ class TaggingCollator:
     """Turn `TaggedSentence`s into a padded batch (`input_ids`, `attention_mask`, `labels` aligned to the pieces)."""
 
     def __init__(self, tokenizer: Any, *, max_length: int = 96) -> None:
-        require_type("max_length", max_length, int)
-        require_range("max_length", max_length, low=4)
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("`tokenizer` must be a fast tokenizer (it has to report `word_ids()`).")
         self.tokenizer = tokenizer
@@ -233,8 +232,6 @@ def predict_word_tags(
 ) -> list[list[str]]:
     """The predicted tag of every word (read at its first piece), for word lists `sentences`; words cut off by
     truncation get "O"."""
-    require_type("batch_size", batch_size, int)
-    require_range("batch_size", batch_size, low=1)
     id2label = model.config.id2label
     device = device_of(model)
     was_training = model.training
@@ -345,8 +342,7 @@ class TokenTaggerRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        require_training_recipe(self, counts=("n_train", "n_val", "n_test"))
-        require_type("held_out", self.held_out, tuple)
+        require_training_recipe(self, counts=("n_train", "n_val", "n_test"), fractions=("name_share",))
 
     def smoke(self) -> TokenTaggerRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
@@ -354,8 +350,6 @@ class TokenTaggerRecipe:
 
     def data(self) -> NameTaggingData:
         """The recipe's sentences from all six novels (`name_tagging_data`)."""
-        from ..assets.datasets import load_austen_text
-
         return name_tagging_data(
             load_austen_text(),
             n_train=self.n_train,
@@ -372,8 +366,7 @@ TOKEN_TAGGER_RECIPE = TokenTaggerRecipe()
 
 def token_tagger_dir(recipe: TokenTaggerRecipe = TOKEN_TAGGER_RECIPE) -> Path:
     """Where the tagger trained with `recipe` is saved (one folder per recipe in the course cache)."""
-    require_type("recipe", recipe, TokenTaggerRecipe)
-    return recipe_cache_dir(TAGGER_NAME, recipe)
+    return artifact_dir(TAGGER_NAME, recipe)
 
 
 def new_token_tagger() -> tuple[nn.Module, Any]:
@@ -390,8 +383,6 @@ def train_token_tagger(
 ) -> tuple[nn.Module, Any, TrainingHistory]:
     """Train the name tagger on `recipe`'s sentences (`data` = `recipe.data()`, built when not given) with
     `tagging_loss` and `train_model`: `(model in eval mode, tokenizer, history)`."""
-    from ..course.seeding import set_seed
-
     require_type("recipe", recipe, TokenTaggerRecipe)
     data = recipe.data() if data is None else data
     set_seed(recipe.seed)
@@ -409,6 +400,11 @@ def train_token_tagger(
     return model.eval(), tokenizer, history
 
 
+def token_tagger_info(recipe: TokenTaggerRecipe = TOKEN_TAGGER_RECIPE) -> dict[str, Any]:
+    """What was saved beside the tagger trained with `recipe`: `{"recipe": ..., "history": ..., ...}`."""
+    return artifact_info(TAGGER_NAME, recipe)
+
+
 def load_token_tagger(
     recipe: TokenTaggerRecipe = TOKEN_TAGGER_RECIPE,
     *,
@@ -418,15 +414,15 @@ def load_token_tagger(
 ) -> tuple[nn.Module, Any]:
     """The tagger trained with `recipe`, reloaded from its `save_pretrained` folder: `(model, tokenizer)`. When
     missing and `train_if_missing` is True it is trained now (about a minute on 2 cores) and saved first."""
-    from transformers import AutoModelForTokenClassification
+    from transformers import AutoModelForTokenClassification  # heavy: imported when a model is read
 
-    require_type("recipe", recipe, TokenTaggerRecipe)
-    return load_or_train_task_model(
-        token_tagger_dir(recipe),
-        AutoModelForTokenClassification,
-        lambda: train_token_tagger(recipe, device=device, progress=progress),
-        recipe,
-        train_if_missing=train_if_missing,
-        missing_hint="run notebook 15, or call load_token_tagger(recipe, train_if_missing=True).",
-        device=device,
+    def read(folder: Path) -> tuple[nn.Module, Any]:
+        return read_pretrained_artifact(folder, AutoModelForTokenClassification, device)
+
+    def train() -> tuple[nn.Module, Any]:
+        model, tokenizer, history = train_token_tagger(recipe, device=device, progress=progress)
+        return read(save_pretrained_artifact(TAGGER_NAME, recipe, model, tokenizer, history))
+
+    return load_or_train(
+        TAGGER_NAME, recipe, read=read, train=train, train_if_missing=train_if_missing, hint="run notebook 15"
     )

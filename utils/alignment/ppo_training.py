@@ -1,0 +1,392 @@
+"""PPO training on SmolLM2: one rollout, one update, the training loop, and the course's PPO-tuned adapter
+(`load_ppo_policy`). Taught in notebook 13; the pieces of the algorithm (KL, rewards, GAE, the clipped loss, the
+value head) are `utils.alignment.ppo`.
+
+One PPO iteration: sample completions of a batch of prompts from the policy (`ppo_rollout`); score them with the
+reward model; reward each token with `-beta * KL_t` to the reference and add the reward model's score on the last
+token; estimate advantages with GAE and the value head; then several epochs of minibatch steps on the clipped
+objective plus a value loss (`ppo_update`). `train_ppo` runs `recipe.iterations` of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..assets.artifacts import INFO_FILE, artifact_dir, artifact_info, load_or_train, save_artifact
+from ..assets.models import load_chat_model
+from ..course.arguments import require_range, require_type
+from ..course.device import device_of
+from ..course.seeding import set_seed
+from ..training.loop import require_training_recipe
+from ..training.lora import disable_lora, load_lora, lora_layers, remove_lora, save_lora
+from .policy import Samples, add_policy_lora, completion_log_probs, make_generator, review_prompts, sample_completions
+from .ppo import (
+    KL_ESTIMATORS,
+    ValueHead,
+    gae,
+    kl_per_token,
+    masked_mean,
+    ppo_clip_loss,
+    token_rewards,
+    value_loss,
+    whiten,
+)
+from .reward import REWARD_RECIPE, RewardRecipe, load_reward_model
+
+__all__ = [
+    "PPO_RECIPE",
+    "PPOHistory",
+    "PPORecipe",
+    "Rollout",
+    "load_ppo_policy",
+    "ppo_policy_dir",
+    "ppo_rollout",
+    "ppo_training_info",
+    "ppo_update",
+    "save_ppo_policy",
+    "train_ppo",
+]
+
+PPO_NAME = "ppo-policy"
+ADAPTER_FILE = "adapter.safetensors"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The recipe
+
+
+@dataclass(frozen=True)
+class PPORecipe:
+    """Everything that decides one PPO run on SmolLM2: notebook 13 reads its settings from here, `ppo_rollout` and
+    `ppo_update` read theirs, and `load_ppo_policy` trains with it when the adapter is not cached."""
+
+    iterations: int = 24  # rollouts (each: sample, score, then `epochs` passes of minibatch steps)
+    batch_size: int = 8  # prompts per rollout (one completion each)
+    minibatch_size: int = 4  # completions per optimizer step: 2 minibatches, so the clip can act
+    epochs: int = 2
+    max_new_tokens: int = 24
+    lr: float = 3e-4  # LoRA adapter
+    value_lr: float = 1e-3  # value head
+    value_coef: float = 0.1
+    beta: float = 0.05  # weight of the KL penalty in the reward
+    kl_estimator: str = "k1"
+    gamma: float = 1.0
+    lam: float = 0.95
+    clip: float = 0.2
+    max_grad_norm: float = 1.0
+    whiten_advantages: bool = True
+    lora_r: int = 8
+    lora_alpha: float = 16.0
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "v_proj"))
+    # Which reward model the policy optimises: the course's (`REWARD_RECIPE`) or, True, its smoke version
+    # (`REWARD_RECIPE.smoke()`), so that a smoke run never trains the full reward model. A field, not an argument:
+    # a policy tuned against another reward model is another model, with its own cache folder.
+    reward_smoke: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require_training_recipe(
+            self,
+            counts=("iterations", "minibatch_size", "epochs", "max_new_tokens", "lora_r"),
+            positive=("value_lr", "lora_alpha", "clip"),
+            non_negative=("value_coef", "beta", "max_grad_norm"),
+            fractions=("gamma", "lam"),
+            choices={"kl_estimator": KL_ESTIMATORS},
+        )
+        require_range("clip", self.clip, high=1.0, high_inclusive=False)
+        require_range("minibatch_size", self.minibatch_size, high=self.batch_size)
+
+    def smoke(self) -> PPORecipe:
+        """The same recipe shrunk to a few seconds (for the smoke runs of the tests), against the smoke reward model."""
+        return replace(
+            self, iterations=2, batch_size=4, minibatch_size=2, epochs=2, max_new_tokens=8, reward_smoke=True
+        )
+
+    def reward_recipe(self) -> RewardRecipe:
+        """The recipe of the reward model this run optimises (`REWARD_RECIPE`, or its smoke version)."""
+        return REWARD_RECIPE.smoke() if self.reward_smoke else REWARD_RECIPE
+
+
+PPO_RECIPE = PPORecipe()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# One rollout, one update
+
+
+@dataclass
+class Rollout:
+    """Everything PPO needs from one batch of sampled completions, per completion token `[B, T]` (0 where the
+    completion mask is 0): the sampling policy's log-probs (`old_logps`), the reference's (`ref_logps`), the value
+    head's `old_values`, the per-token `kl` estimate, the per-token `rewards`, the `advantages` (GAE, whitened
+    when asked) and the `returns` (raw advantages + old values), the policy's `entropy`; per row the reward model's
+    `scores` `[B]`."""
+
+    samples: Samples
+    old_logps: torch.Tensor
+    ref_logps: torch.Tensor
+    old_values: torch.Tensor
+    entropy: torch.Tensor
+    scores: torch.Tensor
+    kl: torch.Tensor
+    rewards: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.samples.completion_mask
+
+    def stats(self) -> dict[str, float]:
+        """Batch means: reward-model score, summed KL per completion, score - beta * KL (`reward`, the objective),
+        entropy per token (nats), completion length (tokens)."""
+        mask = self.mask
+        return {
+            "score": float(self.scores.mean()),
+            "kl": float(self.kl.sum(dim=1).mean()),
+            "reward": float(self.rewards.sum(dim=1).mean()),
+            "entropy": float(masked_mean(self.entropy, mask)),
+            "length": float(mask.sum(dim=1).float().mean()),
+        }
+
+
+@torch.no_grad()
+def ppo_rollout(
+    model: Any,
+    value_head: ValueHead,
+    tokenizer: Any,
+    reward_model: Any,
+    prompts: Sequence[str],
+    recipe: PPORecipe = PPO_RECIPE,
+    *,
+    generator: torch.Generator | int = 0,
+) -> Rollout:
+    """Sample one completion per prompt from `model` (the policy: its LoRA adapter on; `recipe.max_new_tokens` at
+    most, drawn with `generator`), then score it: the policy's log-probs, entropies and values (one forward pass),
+    the reference's log-probs (the same model, adapter off), the reward model's score, the per-token KL
+    (`recipe.kl_estimator`) and rewards (`recipe.beta`), and the GAE advantages (`recipe.gamma`, `recipe.lam`,
+    whitened if `recipe.whiten_advantages`) and returns."""
+    samples = sample_completions(model, tokenizer, prompts, max_new_tokens=recipe.max_new_tokens, generator=generator)
+    mask = samples.completion_mask.float()
+    policy = completion_log_probs(model, samples, with_entropy=True, with_hidden=True)
+    values = value_head(policy.hidden) * mask
+    with disable_lora(model):
+        ref_logps = completion_log_probs(model, samples).log_probs
+    scores = torch.as_tensor(reward_model.score(samples.completions)).float().to(mask.device)
+    kl = kl_per_token(policy.log_probs, ref_logps, recipe.kl_estimator) * mask
+    rewards = token_rewards(scores, kl, mask, recipe.beta)
+    advantages = gae(rewards, values, recipe.gamma, recipe.lam) * mask
+    returns = advantages + values
+    if recipe.whiten_advantages:
+        advantages = whiten(advantages, mask)
+    return Rollout(
+        samples, policy.log_probs, ref_logps, values, policy.entropy, scores, kl, rewards, advantages, returns
+    )
+
+
+def ppo_update(
+    model: nn.Module,
+    value_head: ValueHead,
+    optimizer: torch.optim.Optimizer,
+    rollout: Rollout,
+    recipe: PPORecipe = PPO_RECIPE,
+    *,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """`recipe.epochs` passes over the rollout in minibatches of `recipe.minibatch_size` completions (shuffled with
+    `generator`), one optimizer step each, on `ppo_clip_loss + recipe.value_coef * value_loss` (gradients clipped
+    at `recipe.max_grad_norm`). Returns the means over the steps of `policy_loss`, `value_loss`, `clip_fraction`,
+    `approx_kl`, and the number of `steps`.
+
+    With one minibatch and one epoch the ratio is exactly 1 at the only step and nothing is clipped: the clip
+    only acts from the second step on a batch.
+    """
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    totals = {"policy_loss": 0.0, "value_loss": 0.0, "clip_fraction": 0.0, "approx_kl": 0.0}
+    steps = 0
+    for _ in range(recipe.epochs):
+        order = torch.randperm(len(rollout.samples), generator=generator)
+        for rows in order.split(recipe.minibatch_size):
+            on_device = rows.to(rollout.old_logps.device)
+            batch = rollout.samples.select(rows)
+            mask = batch.completion_mask
+            out = completion_log_probs(model, batch, with_hidden=True)
+            pg = ppo_clip_loss(
+                out.log_probs, rollout.old_logps[on_device], rollout.advantages[on_device], mask, recipe.clip
+            )
+            vl = value_loss(value_head(out.hidden), rollout.returns[on_device], mask)
+            loss = pg.loss + recipe.value_coef * vl
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, recipe.max_grad_norm)
+            optimizer.step()
+            for key, value in (
+                ("policy_loss", pg.loss),
+                ("value_loss", vl),
+                ("clip_fraction", pg.clip_fraction),
+                ("approx_kl", pg.approx_kl),
+            ):
+                totals[key] += value.detach().item()
+            steps += 1
+    return {key: value / steps for key, value in totals.items()} | {"steps": steps}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The training loop
+
+
+@dataclass
+class PPOHistory:
+    """Per iteration: the rollout's means (`score` of the reward model, summed `kl`, `reward` = score - beta KL,
+    `entropy`, `length`), the update's means (`policy_loss`, `value_loss`, `clip_fraction`, `approx_kl`), the
+    wall-clock `seconds` since the start, and the sampled `completions` with their `prompts`."""
+
+    score: list[float] = field(default_factory=list)
+    kl: list[float] = field(default_factory=list)
+    reward: list[float] = field(default_factory=list)
+    entropy: list[float] = field(default_factory=list)
+    length: list[float] = field(default_factory=list)
+    policy_loss: list[float] = field(default_factory=list)
+    value_loss: list[float] = field(default_factory=list)
+    clip_fraction: list[float] = field(default_factory=list)
+    approx_kl: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    prompts: list[list[str]] = field(default_factory=list)
+    completions: list[list[str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _prompt_batches(prompts: Sequence[str], batch_size: int, iterations: int, seed: int) -> list[list[str]]:
+    """`iterations` batches of `batch_size` prompts: the prompts shuffled once (seeded), then taken in turn."""
+    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed)).tolist()
+    stream = [prompts[i] for i in order]
+    while len(stream) < batch_size * iterations:
+        stream += stream[: len(prompts)]
+    return [stream[i * batch_size : (i + 1) * batch_size] for i in range(iterations)]
+
+
+def train_ppo(
+    recipe: PPORecipe = PPO_RECIPE,
+    *,
+    model: nn.Module | None = None,
+    tokenizer: Any = None,
+    reward_model: Any = None,
+    prompts: Sequence[str] | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, ValueHead, PPOHistory]:
+    """Run `recipe.iterations` PPO iterations on `model` (SmolLM2 loaded when None) against `reward_model` (the
+    course's, `load_reward_model(recipe.reward_recipe())`, when None), with prompts drawn in turn from `prompts`
+    (default: every training prompt, `review_prompts("train")`). Any adapter of `model` is replaced by a fresh one
+    (B = 0, A from `recipe.seed`), so the same recipe always trains the same adapter. Returns
+    `(model with the trained adapter, in eval mode, value head, history)`."""
+    require_type("recipe", recipe, PPORecipe)
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
+    if model is None:
+        model, tokenizer = load_chat_model(device=device)
+    if reward_model is None:
+        reward_model = load_reward_model(recipe.reward_recipe(), progress=progress)
+    prompts = list(review_prompts("train") if prompts is None else prompts)
+    if not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError("`prompts` must be a non-empty list of strings.")
+
+    set_seed(recipe.seed)
+    if lora_layers(model):
+        remove_lora(model)
+    add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    model.eval()  # no dropout: the sampling policy and the trained policy are the same function
+    device = device_of(model)
+    value_head = ValueHead(model.config.hidden_size).to(device)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in model.parameters() if p.requires_grad], "lr": recipe.lr},
+            {"params": list(value_head.parameters()), "lr": recipe.value_lr},
+        ],
+        weight_decay=0.0,
+    )
+    sampler = make_generator(recipe.seed, device)
+    shuffler = torch.Generator().manual_seed(recipe.seed)
+    history = PPOHistory()
+    start = time.perf_counter()
+    batches = _prompt_batches(prompts, recipe.batch_size, recipe.iterations, recipe.seed)
+    bar = tqdm(batches, desc="PPO", disable=not progress)
+    for batch_prompts in bar:
+        rollout = ppo_rollout(model, value_head, tokenizer, reward_model, batch_prompts, recipe, generator=sampler)
+        update = ppo_update(model, value_head, optimizer, rollout, recipe, generator=shuffler)
+        stats = rollout.stats()
+        for key, value in stats.items():
+            getattr(history, key).append(value)
+        for key in ("policy_loss", "value_loss", "clip_fraction", "approx_kl"):
+            getattr(history, key).append(update[key])
+        history.seconds.append(time.perf_counter() - start)
+        history.prompts.append(list(batch_prompts))
+        history.completions.append(list(rollout.samples.completions))
+        bar.set_postfix(score=f"{stats['score']:+.2f}", kl=f"{stats['kl']:.2f}")
+    return model.eval(), value_head, history
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The course's PPO-tuned adapter
+
+
+def ppo_policy_dir(recipe: PPORecipe = PPO_RECIPE) -> Path:
+    """Where the adapter trained with `recipe` is saved (one folder per recipe in the course cache)."""
+    return artifact_dir(PPO_NAME, recipe)
+
+
+def save_ppo_policy(model: nn.Module, recipe: PPORecipe, history: PPOHistory | None = None) -> Path:
+    """Save the LoRA adapter of `model`, trained with `recipe`, where `load_ppo_policy(recipe)` finds it, with the
+    recipe and the history beside it. Returns the folder."""
+    return save_artifact(PPO_NAME, recipe, lambda folder: save_lora(model, folder / ADAPTER_FILE), history)
+
+
+def ppo_training_info(recipe: PPORecipe = PPO_RECIPE) -> dict[str, Any]:
+    """What `save_ppo_policy` stored beside the adapter: `{"recipe", "history", ...}` (`history["seconds"][-1]` is
+    the training time); FileNotFoundError when the adapter is not cached."""
+    return artifact_info(PPO_NAME, recipe)
+
+
+def load_ppo_policy(
+    recipe: PPORecipe = PPO_RECIPE,
+    *,
+    train_if_missing: bool = True,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, Any]:
+    """SmolLM2 with the LoRA adapter that PPO trained with `recipe` (notebook 13), from the course cache:
+    `(model in eval mode, tokenizer)`; the reference is `with disable_lora(model):`. When the adapter is missing
+    and `train_if_missing` is True it is trained now (`PPO_RECIPE`: several minutes on a 2-core CPU, with a
+    progress bar; `PPO_RECIPE.smoke()`: seconds) and saved."""
+    model, tokenizer = load_chat_model(device=device)
+
+    def read(folder: Path) -> tuple[nn.Module, Any]:
+        add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+        load_lora(model, folder / ADAPTER_FILE)
+        return model.eval(), tokenizer
+
+    def train() -> tuple[nn.Module, Any]:
+        trained, _, history = train_ppo(recipe, model=model, tokenizer=tokenizer, progress=progress)
+        save_ppo_policy(trained, recipe, history)
+        return trained, tokenizer
+
+    return load_or_train(
+        PPO_NAME,
+        recipe,
+        read=read,
+        train=train,
+        train_if_missing=train_if_missing,
+        hint="run notebook 13",
+        files=(ADAPTER_FILE, INFO_FILE),
+    )
