@@ -16,8 +16,6 @@ def test_rank_rows_split_the_global_batch() -> None:
     assert torch.equal(torch.cat(parts), batch)
     with pytest.raises(ValueError, match="world_size"):
         rank_rows(batch, 0, 4)
-    with pytest.raises(ValueError, match="rank"):
-        rank_rows(batch, 3, 3)
 
 
 def test_free_port_can_be_bound() -> None:
@@ -43,5 +41,3 @@ def test_two_processes_reach_the_one_process_losses() -> None:
 def test_a_failing_run_raises_with_its_output() -> None:
     with pytest.raises(RuntimeError, match="torchrun exited"):
         launch_torchrun("utils.inference.ddp_train", ["--steps", "not-a-number"], nproc=1, timeout=120)
-    with pytest.raises(ValueError, match="nproc"):
-        launch_torchrun("utils.inference.ddp_train", [], nproc=0)

@@ -85,16 +85,8 @@ def test_use_cache_false_returns_no_cache() -> None:
     ("call", "error", "name"),
     [
         (lambda: CachedDecoder(torch.nn.Linear(2, 2)), TypeError, "model"),
-        (lambda: CachedDecoder(_gpt())(torch.ones(1, 3, dtype=torch.long), past_key_values=[1]), TypeError, "past"),
-        (
-            lambda: CachedDecoder(_gpt())(torch.ones(1, 3, dtype=torch.long), attention_mask=torch.ones(1, 4)),
-            ValueError,
-            "attention_mask",
-        ),
         (lambda: CachedDecoder(_gpt(8))(torch.ones(1, 9, dtype=torch.long)), ValueError, "context_length"),
         (lambda: CachedDecoder(_gpt())(torch.ones(1, 3)), TypeError, "input_ids"),
-        (lambda: KVCache(0), ValueError, "n_layers"),
-        (lambda: kv_cache_bytes(2, 0, 8, 4), ValueError, "n_kv_heads"),
     ],
 )
 def test_bad_arguments_raise_naming_the_argument(call: Any, error: type[Exception], name: str) -> None:

@@ -20,16 +20,12 @@ def test_fingerprint_changes_with_one_weight_and_with_the_recipe() -> None:
     with torch.no_grad():
         model.weight[0, 0] += 1e-6
     assert weights_hash(model) != first["weights"]
-    with pytest.raises(TypeError, match="recipe"):
-        model_fingerprint(model, ["bits", 8])
 
 
 def test_best_seconds_is_the_fastest_repeat() -> None:
     assert best_seconds(lambda: None, repeats=3) >= 0.0
     with pytest.raises(ValueError, match="repeats"):
         best_seconds(lambda: None, repeats=0)
-    with pytest.raises(TypeError, match="call"):
-        best_seconds(3)
 
 
 def test_exercise_checkers_are_registered() -> None:

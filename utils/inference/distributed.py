@@ -23,8 +23,6 @@ from typing import Any
 
 import torch
 
-from ..course.arguments import require_range, require_type
-
 __all__ = ["free_port", "launch_torchrun", "rank_rows"]
 
 
@@ -37,11 +35,6 @@ def free_port() -> int:
 
 def rank_rows(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
     """The rows of a global batch that process `rank` of `world_size` trains on: equal, contiguous slices."""
-    require_type("batch", batch, torch.Tensor)
-    require_type("rank", rank, int)
-    require_type("world_size", world_size, int)
-    require_range("world_size", world_size, low=1)
-    require_range("rank", rank, low=0, high=world_size - 1)
     if batch.shape[0] % world_size:
         raise ValueError(
             f"the global batch ({batch.shape[0]} rows) must split evenly over world_size={world_size} processes."
@@ -56,12 +49,6 @@ def launch_torchrun(
     """Run `python -m torch.distributed.run --nproc_per_node nproc -m module args --out FILE` on one machine (a free
     localhost port, `threads_per_process` torch threads each) and return the JSON that the module's rank 0 wrote to
     FILE. Raises RuntimeError with the processes' output if the run fails."""
-    require_type("module", module, str)
-    require_type("args", args, list)
-    require_type("nproc", nproc, int)
-    require_range("nproc", nproc, low=1)
-    require_type("threads_per_process", threads_per_process, int)
-    require_range("threads_per_process", threads_per_process, low=1)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "result.json"
         command = [

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_type
 from ..transformer.attention import merge_heads, split_heads
 from ..transformer.gpt import GPT
 from ..transformer.llama import LlamaDecoder
@@ -36,8 +36,6 @@ class KVCache:
     """Per layer, the keys and values of every position seen so far, each `(batch, kv_heads, seq, head_dim)`."""
 
     def __init__(self, n_layers: int) -> None:
-        require_type("n_layers", n_layers, int)
-        require_range("n_layers", n_layers, low=1)
         self.keys: list[torch.Tensor | None] = [None] * n_layers
         self.values: list[torch.Tensor | None] = [None] * n_layers
 
@@ -64,16 +62,6 @@ def kv_cache_bytes(
     n_layers: int, n_kv_heads: int, head_dim: int, n_tokens: int, *, batch_size: int = 1, bytes_per_value: int = 4
 ) -> int:
     """Size of a full cache: keys and values (2) x layers x kv heads x head_dim x tokens x batch x bytes."""
-    for name, value in (
-        ("n_layers", n_layers),
-        ("n_kv_heads", n_kv_heads),
-        ("head_dim", head_dim),
-        ("n_tokens", n_tokens),
-        ("batch_size", batch_size),
-        ("bytes_per_value", bytes_per_value),
-    ):
-        require_type(name, value, int)
-        require_range(name, value, low=1 if name != "n_tokens" else 0)
     return 2 * n_layers * n_kv_heads * head_dim * n_tokens * batch_size * bytes_per_value
 
 
@@ -127,18 +115,9 @@ class CachedDecoder(nn.Module):
         past + 1, ... past_key_values: the `KVCache` of the earlier tokens, or None to start one. Returns
         `CausalLMOutput` with the new positions' logits and the updated cache (None when `use_cache=False`)."""
         check_input_ids(input_ids, self.config.vocab_size)
-        require_type("use_cache", use_cache, bool)
         if past_key_values is None:
             past_key_values = KVCache(self.config.n_layers)
-        require_type("past_key_values", past_key_values, KVCache)
         past, n_new = past_key_values.get_seq_length(), input_ids.shape[1]
-        if attention_mask is not None:
-            require_type("attention_mask", attention_mask, torch.Tensor)
-            if attention_mask.shape != (input_ids.shape[0], past + n_new):
-                raise ValueError(
-                    f"`attention_mask` must cover the cached and the new tokens, shape "
-                    f"({input_ids.shape[0]}, {past + n_new}), got {tuple(attention_mask.shape)}."
-                )
         if position_ids is None:
             position_ids = torch.arange(past, past + n_new, device=input_ids.device)
         mask, causal = _attention_mask(attention_mask, past, n_new, input_ids.device)

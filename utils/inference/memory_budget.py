@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..course.arguments import require_choice, require_range
 
 __all__ = ["MemoryBudget", "inference_memory_bytes", "training_memory"]
 
@@ -53,11 +53,8 @@ def training_memory(n_params: int, *, precision: str = "fp32", zero_stage: int =
     precision: "fp32" (weights, gradients and Adam states in fp32) or "bf16" (mixed precision: bf16 weights and
     gradients, fp32 master weights and Adam states). zero_stage: 0 (plain DDP: every device holds everything),
     1 (optimizer states sharded), 2 (+ gradients), 3 (+ weights; FSDP's full sharding)."""
-    require_type("n_params", n_params, int)
-    require_range("n_params", n_params, low=1)
     require_choice("precision", precision, ["fp32", "bf16"])
     require_choice("zero_stage", zero_stage, [0, 1, 2, 3])
-    require_type("n_devices", n_devices, int)
     require_range("n_devices", n_devices, low=1)
     width = WEIGHT_BYTES[precision]
     optimizer = 8 if precision == "fp32" else 12  # m and v (+ fp32 master weights in mixed precision)
@@ -72,7 +69,5 @@ def training_memory(n_params: int, *, precision: str = "fp32", zero_stage: int =
 def inference_memory_bytes(n_params: int, precision: str = "bf16") -> float:
     """Bytes of the weights alone at `precision` ("fp32", "bf16", "int8" or "int4"): what serving needs before
     the key/value cache and the activations."""
-    require_type("n_params", n_params, int)
-    require_range("n_params", n_params, low=1)
     require_choice("precision", precision, list(WEIGHT_BYTES))
     return n_params * WEIGHT_BYTES[precision]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..course.arguments import require_choice, require_range, require_type
+from ..course.arguments import require_choice, require_range
 
 __all__ = [
     "QuantizedLinear",
@@ -48,12 +48,8 @@ def quantize_weight(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric quantisation of a `(out, in)` weight: `(codes int8 (out, in), scales float (out, n_groups))`,
     codes in [-q_max, q_max] (q_max = 127 for 8 bits, 7 for 4), scale = max |w| / q_max per row or per group."""
-    require_type("weight", weight, torch.Tensor)
-    if weight.ndim != 2 or not weight.is_floating_point():
-        raise ValueError(f"`weight` must be a float (out, in) matrix, got {weight.dtype} {tuple(weight.shape)}.")
     require_choice("bits", bits, sorted(Q_MAX))
     if group_size is not None:
-        require_type("group_size", group_size, int)
         require_range("group_size", group_size, low=1)
     grouped = _groups(weight.detach().float(), group_size)
     scales = grouped.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12) / Q_MAX[bits]
@@ -95,7 +91,6 @@ class QuantizedLinear(nn.Module):
     @torch.no_grad()
     def from_linear(cls, linear: nn.Linear, bits: int = 8, group_size: int | None = None) -> QuantizedLinear:
         """Quantise `linear`'s weight (see `quantize_weight`); 4 bits need an even input width."""
-        require_type("linear", linear, nn.Linear)
         if bits == 4 and linear.in_features % 2:
             raise ValueError(f"4-bit packing needs an even input width, `linear` has {linear.in_features}.")
         codes, scales = quantize_weight(linear.weight, bits, group_size)
@@ -119,7 +114,6 @@ def quantize_linears(
 ) -> nn.Module:
     """Replace every `nn.Linear` inside `module` (in place) by a `QuantizedLinear`; names containing one of `skip`
     are left as they are. Returns `module`. Pass e.g. `model.model.layers` to keep a tied embedding/head in float."""
-    require_type("module", module, nn.Module)
     skip = tuple(skip)
     targets = [
         (name, child)
@@ -149,7 +143,6 @@ def _tensor_bytes(value: Any) -> int:
 def model_size_bytes(model: nn.Module) -> int:
     """Bytes of everything in the model's state dict (a tied weight counts once), quantised formats included:
     int8/int4 codes and scales, torchao's tensor subclasses, torch.ao's packed dynamic-quantised weights."""
-    require_type("model", model, nn.Module)
     seen: set[int] = set()
     total = 0
     for value in model.state_dict(keep_vars=True).values():
@@ -167,7 +160,6 @@ def activation_absmax(
     """Run `model(**inputs)` once and return, for each named layer of `layers` (e.g. Linears inside `model`), the
     largest |activation| each of its input channels received over all tokens: the range a per-tensor activation
     quantiser must cover with its one scale."""
-    require_type("layers", layers, Mapping)
     seen: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
 
     def hook_for(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
@@ -178,7 +170,6 @@ def activation_absmax(
 
     handles = []
     for name, layer in layers.items():
-        require_type(f"layers[{name!r}]", layer, nn.Module)
         handles.append(layer.register_forward_pre_hook(hook_for(name)))
     try:
         model(**inputs)

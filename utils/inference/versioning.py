@@ -18,14 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..course.arguments import require_range, require_type
+from ..course.arguments import require_range
 
 __all__ = ["best_seconds", "model_fingerprint", "weights_hash"]
 
 
 def weights_hash(model: nn.Module) -> str:
     """SHA-256 of the state dict: names, dtypes, shapes and raw bytes of every tensor, sorted by name."""
-    require_type("model", model, nn.Module)
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         flat = tensor.detach().cpu().contiguous()
@@ -37,7 +36,6 @@ def weights_hash(model: nn.Module) -> str:
 def model_fingerprint(model: nn.Module, recipe: dict[str, Any]) -> dict[str, str]:
     """`{"weights": sha256, "recipe": sha256, "version": first 12 hex digits of both combined}`; `recipe` is any
     JSON-serialisable dict (base model, training settings, quantisation, ...)."""
-    require_type("recipe", recipe, dict)
     weights = weights_hash(model)
     recipe_hash = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
     version = hashlib.sha256(f"{weights}:{recipe_hash}".encode()).hexdigest()[:12]
@@ -46,9 +44,6 @@ def model_fingerprint(model: nn.Module, recipe: dict[str, Any]) -> dict[str, str
 
 def best_seconds(call: Callable[[], Any], repeats: int = 3) -> float:
     """The fastest wall-clock time of `repeats` calls of `call()` (seconds)."""
-    if not callable(call):
-        raise TypeError(f"`call` must be callable, got {type(call).__name__}.")
-    require_type("repeats", repeats, int)
     require_range("repeats", repeats, low=1)
     times = []
     for _ in range(repeats):
