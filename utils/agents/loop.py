@@ -22,6 +22,7 @@ import torch
 
 from ..course.arguments import require_choice, require_range, require_type
 from ..course.device import device_of
+from ..generation.scoring import sequence_log_probs
 from .schema import schema_errors
 from .tools import Tool, ToolError
 
@@ -68,7 +69,6 @@ class FinalAnswer:
 
 def extract_json_object(text: str) -> str:
     """The first balanced `{...}` in `text` (braces inside JSON strings are skipped); `MalformedCall` if none."""
-    require_type("text", text, str)
     start = text.find("{")
     if start < 0:
         raise MalformedCall("no JSON object found")
@@ -162,16 +162,12 @@ def few_shot_messages(
 
 def chat_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], prefix: str = "") -> str:
     """The conversation in the model's chat template, ready for the model's turn, which starts with `prefix`."""
-    require_type("messages", messages, (list, tuple))
-    require_type("prefix", prefix, str)
     return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False) + prefix
 
 
 def choose_tool(model: Any, tokenizer: Any, messages: Sequence[dict[str, str]], tools: Sequence[Tool]) -> Tool:
     """The tool whose name the model finds most likely right after '{"tool": "' (the sum of the log-probabilities
     of the name's tokens): a choice restricted to the schema's `enum` of names."""
-    from ..generation.scoring import sequence_log_probs
-
     prompt_ids = tokenizer(chat_prompt(tokenizer, messages, CALL_PREFIX), add_special_tokens=False)["input_ids"]
     rows = [prompt_ids + tokenizer(tool.name, add_special_tokens=False)["input_ids"] for tool in tools]
     width = max(map(len, rows))
@@ -224,10 +220,8 @@ def generate_reply(
     """Greedy reply of a chat model to a conversation. `prefix` is written at the start of the model's turn (the
     model continues it, and the returned text includes it); `stop_after_json` ends generation once the reply holds a
     complete JSON object."""
-    from transformers import StoppingCriteriaList
+    from transformers import StoppingCriteriaList  # heavy: imported when a reply is generated, not with the module
 
-    require_type("max_new_tokens", max_new_tokens, int)
-    require_range("max_new_tokens", max_new_tokens, low=1)
     prompt = chat_prompt(tokenizer, messages, prefix)
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(device_of(model))
     length = inputs["input_ids"].shape[1]
@@ -308,11 +302,9 @@ def run_agent(
     max_steps: the most model turns; an episode without an answer by then ends with `answer=None`.
     """
     require_type("question", question, str)
-    require_type("tools", tools, (list, tuple))
     for i, tool in enumerate(tools):
         require_type(f"tools[{i}]", tool, Tool)
     require_choice("tool_choice", tool_choice, TOOL_CHOICES)
-    require_type("max_steps", max_steps, int)
     require_range("max_steps", max_steps, low=1)
     messages = [{"role": "system", "content": tool_system_prompt(tools)}, *examples]
     messages.append({"role": "user", "content": question})

@@ -12,7 +12,8 @@ import random
 import re
 from dataclasses import dataclass
 
-from ..course.arguments import require_range, require_type
+from ..assets.datasets import load_wordnet_instructions
+from ..course.arguments import require_range
 from .tools import calculate, format_number
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -31,9 +32,7 @@ class ToolQuestion:
 def arithmetic_questions(n: int, *, seed: int = 0) -> list[ToolQuestion]:
     """`n` arithmetic questions (products and mixed expressions of 2-3 digit numbers), the same for the same seed;
     the answer is the exact value as text."""
-    require_type("n", n, int)
     require_range("n", n, low=1)
-    require_type("seed", seed, int)
     rng = random.Random(seed)
     questions = []
     for i in range(n):
@@ -46,9 +45,6 @@ def arithmetic_questions(n: int, *, seed: int = 0) -> list[ToolQuestion]:
 def definition_questions(n: int) -> list[ToolQuestion]:
     """`n` questions "What does the word "<word>" mean?" for the first `n` definition rows of the WordNet test split
     (words never seen in its training split); the answer is WordNet's definition."""
-    from ..assets.datasets import load_wordnet_instructions
-
-    require_type("n", n, int)
     require_range("n", n, low=1)
     rows = [row for row in load_wordnet_instructions()["test"] if row["kind"] == "definition"][:n]
     return [
@@ -61,12 +57,10 @@ def last_number(text: str | None) -> str | None:
     """The last number written in `text` (thousands commas removed, "6.0" read as "6"), or None."""
     if text is None:
         return None
-    require_type("text", text, str)
     found = _NUMBER.findall(text.replace(",", ""))
     return format_number(float(found[-1])) if found else None
 
 
 def number_is_right(answer: str | None, expected: str) -> bool:
     """True when the last number in `answer` equals `expected` (both as `format_number` writes them)."""
-    require_type("expected", expected, str)
     return last_number(answer) == last_number(expected)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..course.arguments import require_type
-
 SUPPORTED_KEYWORDS = frozenset(
     {
         "type",
@@ -65,7 +63,6 @@ def _show(value: Any) -> str:
 def schema_errors(instance: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     """Every way `instance` breaks `schema`, as messages that name the place (`$` is the whole value,
     `$.arguments.word` a field); an empty list when it is valid."""
-    require_type("schema", schema, dict)
     unknown = sorted(set(schema) - SUPPORTED_KEYWORDS)
     if unknown:
         raise ValueError(f"`schema` uses keywords this validator does not support: {unknown}.")

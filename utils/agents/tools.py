@@ -4,7 +4,11 @@ A `Tool` is a name, a one-line description (what the model reads), a JSON Schema
 checks before running it) and a Python function that returns text (what the model reads back as the observation).
 
 * `calculate` evaluates arithmetic by walking Python's syntax tree and allowing only numbers, `+ - * / // % **`,
-  signs and brackets: never `eval`, so "__import__('os')" is an error, not a disaster.
+  signs and brackets: never `eval`, so "__import__('os')" is an error, not a disaster. Every failure is a
+  `ToolError` (never an OverflowError or a hang): results beyond `MAX_MAGNITUDE` and exponents beyond
+  `MAX_EXPONENT` are refused before a huge number is built, division by zero is refused, and a comma is read only
+  as a thousands separator between groups of three digits ("1,000"); any other comma ("1,5") is refused, since it
+  could be a decimal comma.
 * `WordNetDictionary` looks words up in the course's WordNet rows (`load_wordnet_instructions`: definitions,
   synonyms, example sentences), all offline.
 """
@@ -14,10 +18,12 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assets.datasets import load_wordnet_instructions
 from ..course.arguments import require_type
 from .schema import schema_errors
 
@@ -36,6 +42,7 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 _SPELLINGS = {"×": "*", "÷": "/", "−": "-", "^": "**"}  # what people (and models) write for the Python operators
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")  # 1,000 and 12,345,678, not 1,5 or 1,0000
 
 
 class ToolError(ValueError):
@@ -58,19 +65,27 @@ def _evaluate(node: ast.AST) -> int | float:
             value = _BINARY[type(node.op)](left, right)
         except ZeroDivisionError as err:
             raise ToolError("division by zero.") from err
+        except OverflowError as err:  # a float power beyond the float range, e.g. 1e10 ** 40
+            raise ToolError(f"the result is too large (more than {MAX_MAGNITUDE:.0e}).") from err
         if isinstance(value, complex):
             raise ToolError("the result is not a real number.")
         if abs(value) > MAX_MAGNITUDE:
             raise ToolError(f"the result is too large (more than {MAX_MAGNITUDE:.0e}).")
         return value
-    raise ToolError(f"only numbers, + - * / // % ** and brackets are allowed, found {type(node).__name__}.")
+    found = type(getattr(node, "op", node)).__name__  # the operator (e.g. LShift) or the kind of expression
+    raise ToolError(f"only numbers, + - * / // % ** and brackets are allowed, found {found}.")
 
 
 def calculate(expression: str) -> int | float:
     """The value of an arithmetic expression such as "12 * (3 + 4) / 2": numbers, `+ - * / // % **` (also `^`,
     `×`, `÷` for power, times, divide), signs and brackets. Anything else raises `ToolError`."""
     require_type("expression", expression, str)
-    text = expression.strip().replace(",", "")
+    text = _THOUSANDS.sub(lambda match: match.group().replace(",", ""), expression.strip())
+    if "," in text:
+        raise ToolError(
+            f"{expression!r} has a comma that is not a thousands separator: write decimals with a dot (1.5) and "
+            "thousands as 1000 or 1,000."
+        )
     for spelling, python in _SPELLINGS.items():
         text = text.replace(spelling, python)
     if not text:
@@ -79,18 +94,19 @@ def calculate(expression: str) -> int | float:
         raise ToolError(f"the expression is longer than {MAX_EXPRESSION_CHARS} characters.")
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError as err:
+    except (SyntaxError, ValueError) as err:  # ValueError: a null byte, on some Python versions
         raise ToolError(f"{expression!r} is not an arithmetic expression.") from err
     value = _evaluate(tree)
     if isinstance(value, float) and not math.isfinite(value):
         raise ToolError("the result is not a finite number.")
+    if abs(value) > MAX_MAGNITUDE:  # a number written out that large, with no operation to refuse it
+        raise ToolError(f"the result is too large (more than {MAX_MAGNITUDE:.0e}).")
     return value
 
 
 def format_number(value: int | float) -> str:
     """A number as an answer reads: integers without a decimal point (also 6.0 -> "6"), others to 6 decimals
     with trailing zeros dropped (1/3 -> "0.333333")."""
-    require_type("value", value, (int, float))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int):
@@ -122,11 +138,8 @@ class WordNetDictionary:
 
     def __init__(self, rows: list[dict[str, str]] | None = None) -> None:
         if rows is None:
-            from ..assets.datasets import load_wordnet_instructions
-
             data = load_wordnet_instructions()
             rows = [dict(row) for split in ("train", "test") for row in data[split]]
-        require_type("rows", rows, list)
         fields: dict[tuple[str, str], dict[str, str]] = {}
         for row in rows:
             word, _, pos = row["input"].rpartition(" (")
@@ -145,7 +158,6 @@ class WordNetDictionary:
 
     def lookup(self, word: str) -> str:
         """Everything known about `word`, one line per part of speech; `ToolError` for a word not in the data."""
-        require_type("word", word, str)
         key = word.strip().strip("\"'.,!?").lower()
         if key not in self.entries:
             raise ToolError(f"the word {word!r} is not in the dictionary.")
@@ -172,7 +184,6 @@ class Tool:
 
 def one_string_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of a tool taking one argument: `{name: "<non-empty string>"}` and nothing else."""
-    require_type("name", name, str)
     return {
         "type": "object",
         "properties": {name: {"type": "string", "minLength": 1}},
@@ -191,7 +202,6 @@ def calculator_tool() -> Tool:
 def dictionary_tool(dictionary: WordNetDictionary | None = None) -> Tool:
     """The WordNet dictionary as a tool: arguments {"word": "<one word>"}, observation its entry."""
     words = dictionary if dictionary is not None else WordNetDictionary()
-    require_type("dictionary", words, WordNetDictionary)
     schema = one_string_schema("word")
     description = 'Looks up an English word: definition, synonyms, example. Arguments: {"word": "<one word>"}'
     return Tool("dictionary", description, schema, words.lookup)
