@@ -4,11 +4,13 @@ The encoder gives one vector per token; a sentence vector is the mean of its tok
 excluded, via the attention mask), scaled to length 1. The package's `1_Pooling/config.json` says
 `pooling_mode_mean_tokens: true` and `modules.json` ends with a `Normalize` module, so this matches.
 With unit vectors, cosine similarity is just a dot product.
+
+The encoder is an argument: load it once with `utils.assets.models.load_encoder()` and pass it to every call (this
+floor knows nothing of where the course's models live).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,14 +21,6 @@ from ..course.arguments import require_range, require_type
 from ..course.device import device_of
 
 MAX_TOKENS = 256  # `max_seq_length` in the model's sentence_bert_config.json; longer sentences are truncated
-
-
-@functools.lru_cache(maxsize=1)
-def _default_encoder() -> tuple[Any, Any]:
-    """Load the offline encoder once per process, so repeated `embed_sentences` calls stay fast."""
-    from ..assets.models import load_encoder
-
-    return load_encoder()
 
 
 def mean_pool(token_vectors: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -45,18 +39,16 @@ def embed_sentences(
 ) -> torch.Tensor:
     """Embed each sentence as a unit-length vector: a float32 tensor (len(sentences), dim) on the CPU.
 
-    `model` and `tokenizer` come from `load_encoder()`; leave both None to use the offline
-    all-MiniLM-L6-v2 (384 dimensions), loaded once and reused.
+    `model` and `tokenizer` (both required): the sentence encoder and its tokenizer, e.g. the offline
+    all-MiniLM-L6-v2 (384 dimensions) of `utils.assets.models.load_encoder()`; load it once and pass it along.
     """
     if isinstance(sentences, str):
         raise TypeError("`sentences` must be a list of strings, got one str; wrap it: [sentence].")
     for i, sentence in enumerate(sentences):
         require_type(f"sentences[{i}]", sentence, str)
     require_range("batch_size", batch_size, low=1)
-    if (model is None) != (tokenizer is None):
-        raise ValueError("Pass both `model` and `tokenizer` (from load_encoder()), or neither for the default.")
-    if model is None:
-        model, tokenizer = _default_encoder()
+    if model is None or tokenizer is None:
+        raise ValueError("Pass the encoder: `model` and `tokenizer`, e.g. from utils.assets.models.load_encoder().")
     if not sentences:
         return torch.empty(0, model.config.hidden_size)
     device = device_of(model)
