@@ -8,7 +8,8 @@ import inspect
 
 import pytest
 
-from utils.course.grading import EXERCISES, exercise, import_checker_modules
+from utils.course.grading import EXERCISES, exercise
+from utils.exercises import import_checker_modules
 
 EXERCISE_MODULES = import_checker_modules()
 

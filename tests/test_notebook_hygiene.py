@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 from scripts import sync_notebook_links
-from utils.course.grading import EXERCISES, import_checker_modules
+from utils.course.grading import EXERCISES
+from utils.exercises import import_checker_modules
 
 import_checker_modules()  # registers every exercise checker of utils
 

@@ -1,5 +1,5 @@
 """Argument checks for the public entry points of `utils`: bad input gets a `TypeError` / `ValueError` that names
-the argument and what it may be. (Grading a learner's exercise answers is `utils.course.exercises`.)"""
+the argument and what it may be. (Grading a learner's exercise answers is `utils.course.grading`.)"""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def system_summary() -> dict[str, str]:
     """Python version, OS, CPU count and the device `get_device()` picks."""
     import os
 
-    from .device import get_device
+    from .device import get_device  # lazy: the package report runs without importing torch
 
     return {
         "python": platform.python_version(),

@@ -10,8 +10,6 @@ as `checker(answer, **context)` with its wrong answers (each must be rejected) a
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -130,13 +128,3 @@ def exercise(
         return checker
 
     return register
-
-
-def import_checker_modules() -> list[str]:
-    """Import every module of `utils.exercises` (registering its checkers in `EXERCISES`); their names."""
-    import utils.exercises
-
-    names = [m.name for m in pkgutil.iter_modules(utils.exercises.__path__, prefix="utils.exercises.")]
-    for name in names:
-        importlib.import_module(name)
-    return names

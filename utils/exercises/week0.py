@@ -12,8 +12,10 @@ from typing import Any
 
 import torch
 
+from ..assets.models import load_chat_model, load_encoder
 from ..course.arguments import require_type
 from ..course.grading import check_answer, exercise
+from ..transformer.embeddings import cosine_similarity, embed_sentences
 
 __all__ = ["CAKE_LAYERS", "check_cake_layer", "check_closest_sentence", "check_completion_room", "check_mse_by_hand"]
 
@@ -38,8 +40,8 @@ EXERCISE_CANDIDATES = ("The weather is cold today.", "What a wonderful movie, I 
 
 
 def _closest_sentence(query: str, candidates: Sequence[str], encoder: Any = None, tokenizer: Any = None) -> int:
-    from ..transformer.embeddings import cosine_similarity, embed_sentences
-
+    if encoder is None:
+        encoder, tokenizer = load_encoder()
     require_type("query", query, str)
     require_type("candidates", candidates, (list, tuple))
     if not candidates:
@@ -84,8 +86,6 @@ def _completion_room(tokenizer: Any, prompt: str, context_window: int) -> int:
 
 
 def _chat_context() -> dict[str, Any]:
-    from ..assets.models import load_chat_model
-
     model, tokenizer = load_chat_model(device="cpu")
     return {
         "tokenizer": tokenizer,

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ..assets.datasets import load_austen_text
 from ..course.arguments import require_range, require_type
 from ..course.grading import check_answer, exercise
 from ..transformer.blocks import DecoderBlock
@@ -92,8 +93,6 @@ def _tokens_per_word(tokenizer: BPETokenizer, text: str) -> float:
 
 
 def _tokens_per_word_context() -> dict[str, Any]:
-    from ..assets.datasets import load_austen_text
-
     emma = load_austen_text(["Emma"])
     toy = BPETokenizer()
     toy.train(emma[:40_000], 420, progress=False)

@@ -15,6 +15,7 @@ from ..agents.tools import calculator_tool
 from ..course.grading import check_answer, exercise
 from ..inference.kv_cache import kv_cache_bytes
 from ..inference.memory_budget import training_memory
+from ..training.token_classification import align_labels, bio_tags, entity_scores
 
 __all__ = [
     "DYNAMIC_QUANTIZATION_CHOICES",
@@ -66,7 +67,6 @@ def _as_list(answer: Any) -> Any:
 )
 def check_bio_tags(answer: Any, words: list[str]) -> bool:
     """Notebook 15, exercise 1: the BIO tags of `words` (names from the course's list; titles are not names)."""
-    from ..training.token_classification import bio_tags
 
     return check_answer("BIO tags", _as_list(answer), bio_tags(words))
 
@@ -82,7 +82,6 @@ def check_bio_tags(answer: Any, words: list[str]) -> bool:
 )
 def check_aligned_labels(answer: Any, word_ids: list[int | None], word_labels: list[int]) -> bool:
     """Notebook 15, exercise 2: the token labels for a tokenizer's `word_ids` and one label per word."""
-    from ..training.token_classification import align_labels
 
     return check_answer("labels per word piece", _as_list(answer), align_labels(word_ids, word_labels))
 
@@ -98,7 +97,6 @@ _PREDICTED = [["B-PER", "O", "O", "O", "B-PER"], ["O", "B-PER", "O"], ["O", "O",
 )
 def check_entity_f1(answer: Any, gold: list[list[str]], predicted: list[list[str]]) -> bool:
     """Notebook 15, exercise 3: the entity-level F1 of `predicted` against `gold` (exact spans only)."""
-    from ..training.token_classification import entity_scores
 
     return check_answer("entity-level F1", _as_number(answer), entity_scores(gold, predicted).f1, atol=1e-3)
 
