@@ -130,13 +130,14 @@ def test_mean_pool_ignores_padding() -> None:
 
 
 def test_embed_and_chat_reject_bad_arguments() -> None:
+    encoder = (object(), object())  # never reached: the checks come first
     with pytest.raises(TypeError, match="`sentences`"):
-        embed_sentences("one sentence")
+        embed_sentences("one sentence", *encoder)
     with pytest.raises(TypeError, match=r"`sentences\[1\]`"):
-        embed_sentences(["ok", 3])
+        embed_sentences(["ok", 3], *encoder)
     with pytest.raises(ValueError, match="`batch_size`"):
-        embed_sentences(["ok"], batch_size=0)
-    with pytest.raises(ValueError, match="`tokenizer`"):
+        embed_sentences(["ok"], *encoder, batch_size=0)
+    with pytest.raises(TypeError, match="tokenizer"):
         embed_sentences(["ok"], model=object())
     with pytest.raises(ValueError, match="`message`"):
         chat_reply(object(), object(), "  ")

@@ -32,14 +32,14 @@ def mean_pool(token_vectors: torch.Tensor, attention_mask: torch.Tensor) -> torc
 
 def embed_sentences(
     sentences: Sequence[str],
-    model: Any = None,
-    tokenizer: Any = None,
+    model: Any,
+    tokenizer: Any,
     *,
     batch_size: int = 32,
 ) -> torch.Tensor:
     """Embed each sentence as a unit-length vector: a float32 tensor (len(sentences), dim) on the CPU.
 
-    `model` and `tokenizer` (both required): the sentence encoder and its tokenizer, e.g. the offline
+    `model` and `tokenizer`: the sentence encoder and its tokenizer, e.g. the offline
     all-MiniLM-L6-v2 (384 dimensions) of `utils.assets.models.load_encoder()`; load it once and pass it along.
     """
     if isinstance(sentences, str):
@@ -47,8 +47,6 @@ def embed_sentences(
     for i, sentence in enumerate(sentences):
         require_type(f"sentences[{i}]", sentence, str)
     require_range("batch_size", batch_size, low=1)
-    if model is None or tokenizer is None:
-        raise ValueError("Pass the encoder: `model` and `tokenizer`, e.g. from utils.assets.models.load_encoder().")
     if not sentences:
         return torch.empty(0, model.config.hidden_size)
     device = device_of(model)
