@@ -208,3 +208,21 @@ def test_loading_the_chat_model_prints_no_library_noise() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     noise = [line for line in out.stderr.splitlines() if "Failed to load" in line or "register_constant" in line]
     assert not noise, "library noise under a model load:\n" + "\n".join(noise)
+
+
+def test_check_function_runs_the_learners_code_on_hidden_cases(capsys: pytest.CaptureFixture[str]) -> None:
+    def reference(x: torch.Tensor, k: float) -> torch.Tensor:
+        return x * k
+
+    def in_place(x: torch.Tensor, k: float) -> torch.Tensor:
+        return x.mul_(k)  # changes its input: the reference must not see that
+
+    cases = [(torch.arange(3.0), 2.0), (torch.ones(2, 2), -1.0)]
+    assert grading.check_function("scale", in_place, reference, cases) is True
+    assert "✅ scale" in capsys.readouterr().out
+    assert grading.check_function("scale", lambda x, k: x + k, reference, cases) is False
+    assert "hidden case 1 of 2 (tensor [3], 2.0)" in capsys.readouterr().out
+    assert grading.check_function("scale", lambda x, k: x[5], reference, cases) is False
+    assert "raised IndexError" in capsys.readouterr().out
+    assert grading.check_function("scale", None, reference, cases) is False
+    assert "pass your function itself" in capsys.readouterr().out

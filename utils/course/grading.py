@@ -73,6 +73,38 @@ def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) 
     return False
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor {list(value.shape)}"
+    return repr(value) if isinstance(value, int | float | bool | str) else type(value).__name__
+
+
+def check_function(
+    exercise: str, fn: Any, reference: Callable[..., Any], cases: Sequence[Sequence[Any]], *, atol: float = 1e-5
+) -> bool:
+    """A code-writing exercise: run the learner's `fn` and `reference` on every argument tuple of `cases` (inputs the
+    notebook never shows) and print whether they agree (see `is_correct`); return it. A case that differs or raises
+    is named by its arguments' shapes and values, never by the expected result."""
+    require_type("exercise", exercise, str)
+    if not callable(fn):
+        print(f"❌ {exercise}: pass your function itself (without calling it), got {type(fn).__name__}.")
+        return False
+    for number, args in enumerate(cases, start=1):
+        expected = reference(*args)
+        mine = [arg.clone() if isinstance(arg, torch.Tensor) else arg for arg in args]  # `fn` may change its inputs
+        where = f"hidden case {number} of {len(cases)} ({', '.join(_describe(arg) for arg in args)})"
+        try:
+            got = fn(*mine)
+        except Exception as err:  # the learner's code: any error is a wrong answer, shown with its message
+            print(f"❌ {exercise}: your function raised {type(err).__name__} on {where}: {err}")
+            return False
+        if not is_correct(got, expected, atol=atol):
+            print(f"❌ {exercise}: not yet; {where} gives a different result. Look again at the hint above.")
+            return False
+    print(f"✅ {exercise}: your function agrees with the course's on all {len(cases)} hidden cases.")
+    return True
+
+
 Checker = TypeVar("Checker", bound=Callable[..., bool])
 
 

@@ -4,19 +4,24 @@ it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..alignment.dpo import dpo_loss
 from ..alignment.ppo import gae, group_advantages, ppo_clip_loss
 from ..alignment.reward import bradley_terry_loss, ranked_pairs
-from ..course.grading import check_answer, exercise
+from ..course.grading import check_answer, check_function, exercise
 
 __all__ = [
+    "check_bradley_terry_function",
     "check_bradley_terry_gradient",
     "check_clipped_term",
+    "check_dpo_loss_function",
     "check_dpo_pair_loss",
+    "check_gae_function",
     "check_hardest_pair",
     "check_optimal_policy",
     "check_pair_count",
@@ -135,3 +140,96 @@ def check_hardest_pair(answer: Any, margins: torch.Tensor) -> bool:
     """Notebook 14, exercise 3: the index of the pair whose DPO gradient is largest (scaled by sigmoid(-margin))."""
     expected = int(torch.sigmoid(-margins).argmax())
     return check_answer("the pair DPO pushes hardest", answer, expected, atol=0.0)
+
+
+# ------------------------------------------------------------------------------- code-writing exercises, 12-14
+
+
+def _random_tensors(seed: int, shapes: list[tuple[int, ...]], count: int, scale: float = 1.0) -> list[tuple]:
+    """`count` random float tensors of each shape in `shapes`, one tuple per shape (the checkers' hidden inputs)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [tuple(scale * torch.randn(shape, generator=generator) for _ in range(count)) for shape in shapes]
+
+
+def _bradley_terry_cases() -> list[tuple]:
+    cases = _random_tensors(12, [(1,), (8,), (64,)], 2, scale=3.0)
+    cases.append((torch.tensor([-60.0, 0.0, 60.0]), torch.tensor([60.0, 0.0, -60.0])))  # log(sigmoid(-120)) = -inf
+    return cases
+
+
+@exercise(
+    wrong=lambda: [
+        lambda c, r: -F.logsigmoid(r - c).mean(),  # the rejected reward first
+        lambda c, r: -F.logsigmoid(c - r).sum(),  # summed, not averaged over pairs
+        lambda c, r: -torch.log(torch.sigmoid(c - r)).mean(),  # underflows to inf on a very wrong pair
+        lambda c, r: (r - c).mean(),  # no sigmoid: not a likelihood
+        None,
+    ],
+    solution=lambda: bradley_terry_loss,
+)
+def check_bradley_terry_function(answer: Callable[..., Any]) -> bool:
+    """Notebook 12, exercise 4 (code): the learner's Bradley-Terry loss `f(chosen_rewards, rejected_rewards)`,
+    run on hidden batches of rewards (one with a pair ranked 120 points the wrong way) against the course's."""
+    return check_function("your Bradley-Terry loss", answer, bradley_terry_loss, _bradley_terry_cases())
+
+
+def _gae_cases() -> list[tuple]:
+    shapes = [(1, 4), (3, 6), (2, 5), (5, 12)]
+    settings = [(1.0, 1.0), (0.9, 0.95), (0.99, 0.0), (0.97, 0.5)]
+    return [(r, v, gamma, lam) for (r, v), (gamma, lam) in zip(_random_tensors(13, shapes, 2), settings, strict=True)]
+
+
+def _gae_forward(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """Wrong: accumulates from the first step on, so each advantage sees the past instead of the future."""
+    advantages, running = torch.zeros_like(rewards), torch.zeros_like(rewards[:, 0])
+    for t in range(rewards.shape[1]):
+        next_value = values[:, t + 1] if t + 1 < rewards.shape[1] else torch.zeros_like(running)
+        running = rewards[:, t] + gamma * next_value - values[:, t] + gamma * lam * running
+        advantages[:, t] = running
+    return advantages
+
+
+@exercise(
+    wrong=lambda: [
+        _gae_forward,
+        lambda r, v, gamma, lam: gae(r, v, gamma, 1.0),  # lambda ignored
+        lambda r, v, gamma, lam: gae(r - gamma * torch.cat([v[:, 1:], 0 * v[:, :1]], 1), v, gamma, lam),  # no V(t+1)
+        lambda r, v, gamma, lam: gae(r, v, gamma, lam) + v,  # the returns, not the advantages
+        lambda r, v, gamma, lam: gae(r, v, gamma, 0.0),  # the one-step TD errors only
+        None,
+    ],
+    solution=lambda: gae,
+)
+def check_gae_function(answer: Callable[..., Any]) -> bool:
+    """Notebook 13, exercise 4 (code): the learner's GAE `f(rewards, values, gamma, lam)` on `[batch, T]` tensors
+    (the value after the last step is 0), run on hidden batches and settings against the course's `gae`."""
+    return check_function("your GAE", answer, gae, _gae_cases())
+
+
+def _dpo_cases() -> list[tuple]:
+    cases = _random_tensors(14, [(1,), (6,), (32,)], 4, scale=20.0)
+    return [
+        (pc - 50, pr - 50, rc - 50, rr - 50, beta)
+        for (pc, pr, rc, rr), beta in zip(cases, (0.1, 0.5, 0.05), strict=True)
+    ]
+
+
+def _dpo_reference(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor, beta: float) -> Any:
+    return dpo_loss(pc, pr, rc, rr, beta).loss
+
+
+@exercise(
+    wrong=lambda: [
+        lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * (pc - pr)).mean(),  # no reference
+        lambda pc, pr, rc, rr, beta: -F.logsigmoid((pc - rc) - (pr - rr)).mean(),  # no beta
+        lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * ((rc - pc) - (rr - pr))).mean(),  # ratios upside down
+        lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).sum(),  # summed over pairs
+        None,
+    ],
+    solution=lambda: _dpo_reference,
+)
+def check_dpo_loss_function(answer: Callable[..., Any]) -> bool:
+    """Notebook 14, exercise 4 (code): the learner's DPO loss `f(policy_chosen, policy_rejected, ref_chosen,
+    ref_rejected, beta)` (summed log-probabilities per answer, `[n_pairs]` each), run on hidden batches against
+    the course's `dpo_loss`."""
+    return check_function("your DPO loss", answer, _dpo_reference, _dpo_cases())
