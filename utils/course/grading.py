@@ -10,8 +10,10 @@ as `checker(answer, **context)` with its wrong answers (each must be rejected) a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any, TypeVar
 
 import numpy as np
@@ -71,6 +73,22 @@ def check_answer(exercise: str, got: Any, expected: Any, *, atol: float = 1e-4) 
         return True
     print(f"❌ {exercise}: not yet. Got {got!r}; look again at the hint above and try once more.")
     return False
+
+
+def as_number(answer: Any) -> Any:
+    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        return answer.item()
+    return answer
+
+
+def within(answer: Any, expected: float, rel: float) -> Any:
+    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
+    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
+    answer = as_number(answer)
+    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
+        return expected
+    return answer
 
 
 def _describe(value: Any) -> str:

@@ -5,16 +5,14 @@ simply wrong)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import torch
 
 from ..assets.models import load_chat_model, load_encoder
 from ..course.arguments import require_type
-from ..course.grading import check_answer, exercise
+from ..course.grading import as_number, check_answer, exercise, within
 from ..transformer.embeddings import cosine_similarity, embed_sentences
 
 __all__ = ["CAKE_LAYERS", "check_cake_layer", "check_closest_sentence", "check_completion_room", "check_mse_by_hand"]
@@ -121,22 +119,6 @@ def check_completion_room(answer: Any, tokenizer: Any, prompt: str, context_wind
 # ------------------------------------------------------------------------------------- the notebook template
 
 
-def _as_number(answer: Any) -> Any:
-    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.item()
-    return answer
-
-
-def _within(answer: Any, expected: float, rel: float) -> Any:
-    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
-    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
-    answer = _as_number(answer)
-    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
-        return expected
-    return answer
-
-
 def _template_batch() -> dict[str, torch.Tensor]:
     return {"predictions": torch.tensor([1.0, 2.0, 3.0]), "targets": torch.tensor([2.0, 4.0, 6.0])}
 
@@ -161,4 +143,4 @@ def _mse_mistakes(predictions: torch.Tensor, targets: torch.Tensor) -> list[Any]
 def check_mse_by_hand(answer: Any, predictions: torch.Tensor, targets: torch.Tensor) -> bool:
     """The notebook template's example exercise: the mean squared error of `predictions` against `targets`."""
     expected = torch.nn.functional.mse_loss(predictions, targets).item()
-    return check_answer("mean squared error by hand", _within(_as_number(answer), expected, 1e-4), expected)
+    return check_answer("mean squared error by hand", within(as_number(answer), expected, 1e-4), expected)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..course.architecture_diagrams import BEAM_EXAMPLE_TREE, beam_search_tree
-from ..course.grading import check_answer, exercise
+from ..course.grading import as_number, check_answer, exercise, within
 from ..evaluation.text_metrics import distinct_n
 from ..generation.decoding import top_k_filter
 from ..training.pretraining import TokenWindowDataset
@@ -36,22 +35,6 @@ __all__ = [
 def _letter(answer: Any) -> Any:
     """A multiple-choice answer as a lower-case letter without spaces; anything else unchanged."""
     return answer.strip().lower() if isinstance(answer, str) else answer
-
-
-def _as_number(answer: Any) -> Any:
-    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.item()
-    return answer
-
-
-def _within(answer: Any, expected: float, rel: float) -> Any:
-    """`expected` when `answer` is a number within `rel` of it (relative), else `answer` unchanged, so that
-    `check_answer` accepts a rounded answer and prints the learner's own value when it is wrong."""
-    answer = _as_number(answer)
-    if isinstance(answer, Real) and not isinstance(answer, bool) and math.isclose(answer, expected, rel_tol=rel):
-        return expected
-    return answer
 
 
 # ----------------------------------------------------------------------------------------------- notebook 05
@@ -194,7 +177,7 @@ def check_what_examples_teach(answer: Any) -> bool:
 )
 def check_perplexity(answer: Any, loss: float = 3.2) -> bool:
     """Notebook 07, exercise 1: the perplexity of a model whose validation loss is `loss` nats per token."""
-    return check_answer(f"perplexity at a loss of {loss}", _within(answer, math.exp(loss), 1e-3), math.exp(loss))
+    return check_answer(f"perplexity at a loss of {loss}", within(answer, math.exp(loss), 1e-3), math.exp(loss))
 
 
 def _training_flops(n_params: float, tokens_per_param: float) -> float:
@@ -211,7 +194,7 @@ def check_training_flops(answer: Any, n_params: float = 1e9, tokens_per_param: f
     """Notebook 07, exercise 2: the training FLOPs, C = 6ND, of `n_params` parameters trained on `tokens_per_param`
     tokens per parameter."""
     expected = _training_flops(n_params, tokens_per_param)
-    return check_answer("training FLOPs (6ND)", _within(answer, expected, 1e-3), expected)
+    return check_answer("training FLOPs (6ND)", within(answer, expected, 1e-3), expected)
 
 
 @exercise(
@@ -223,4 +206,4 @@ def check_training_flops(answer: Any, n_params: float = 1e9, tokens_per_param: f
 def check_window_count(answer: Any, n_ids: int = 10, context_length: int = 3, stride: int = 2) -> bool:
     """Notebook 07, exercise 3: how many windows `TokenWindowDataset` cuts from `n_ids` tokens."""
     expected = len(TokenWindowDataset(list(range(n_ids)), context_length, stride))
-    return check_answer("number of windows", _as_number(answer), expected, atol=0)
+    return check_answer("number of windows", as_number(answer), expected, atol=0)

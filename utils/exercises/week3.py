@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..course.grading import check_answer, exercise
+from ..course.grading import as_number, check_answer, exercise
 from ..course.seeding import set_seed
 from ..evaluation.classification_metrics import classification_metrics
 from ..evaluation.likelihood import wilson_interval
@@ -41,13 +41,6 @@ __all__ = [
 ]
 
 _ROW = {"instruction": "Summarise the package description in one line.", "input": "A tool.", "output": "Tools."}
-
-
-def _as_number(answer: Any) -> Any:
-    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.item()
-    return answer
 
 
 def _letter(answer: Any) -> Any:
@@ -103,7 +96,7 @@ def check_head_parameters(answer: Any, d_in: int = 384, n_classes: int = 3) -> b
     """Notebook 08, exercise 2: the trainable numbers (weights and biases) of a linear head from `d_in` features to
     `n_classes` classes."""
     expected = count_trainable(nn.Linear(d_in, n_classes))
-    return check_answer(f"parameters of a {n_classes}-class head", _as_number(answer), expected, atol=0)
+    return check_answer(f"parameters of a {n_classes}-class head", as_number(answer), expected, atol=0)
 
 
 #: Notebook 08, exercise 3: where to start for a private, CPU-only classifier with 2,000 labelled examples.
@@ -176,7 +169,7 @@ def check_response_only_loss(answer: Any, model: nn.Module, batch: Mapping[str, 
     """Notebook 09, exercise 2: the mean cross-entropy over the response tokens of `batch` under `model`."""
     with torch.no_grad():
         expected = sft_loss(model, batch)[0].item()
-    return check_answer("response-only loss", _as_number(answer), expected, atol=1e-4)
+    return check_answer("response-only loss", as_number(answer), expected, atol=1e-4)
 
 
 #: Notebook 09, exercise 3: what goes wrong if the package-summary rows were trained on every token.
@@ -261,7 +254,7 @@ def check_merged_weight(answer: Any, layer: LoRALinear) -> bool:
 def check_zero_start_gradient(answer: Any) -> bool:
     """Notebook 10, exercise 3: the gradient norm reaching A and B when both start at zero (none: each factor's
     gradient is proportional to the other, so training could never leave zero)."""
-    return check_answer("gradient reaching A and B when both start at zero", _as_number(answer), 0.0, atol=1e-8)
+    return check_answer("gradient reaching A and B when both start at zero", as_number(answer), 0.0, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------------------------- notebook 11

@@ -12,7 +12,7 @@ import torch
 from ..agents.loop import MalformedCall, parse_action
 from ..agents.schema import schema_errors
 from ..agents.tools import calculator_tool
-from ..course.grading import check_answer, exercise
+from ..course.grading import as_number, check_answer, exercise
 from ..inference.kv_cache import kv_cache_bytes
 from ..inference.memory_budget import training_memory
 from ..training.token_classification import align_labels, bio_tags, entity_scores
@@ -32,13 +32,6 @@ __all__ = [
     "check_temperature_schema",
     "check_zero3_gib",
 ]
-
-
-def _as_number(answer: Any) -> Any:
-    """A one-element tensor as a float, so `loss` and `loss.item()` are both accepted; anything else unchanged."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.item()
-    return answer
 
 
 # ----------------------------------------------------------------------------------------------- notebook 15
@@ -98,7 +91,7 @@ _PREDICTED = [["B-PER", "O", "O", "O", "B-PER"], ["O", "B-PER", "O"], ["O", "O",
 def check_entity_f1(answer: Any, gold: list[list[str]], predicted: list[list[str]]) -> bool:
     """Notebook 15, exercise 3: the entity-level F1 of `predicted` against `gold` (exact spans only)."""
 
-    return check_answer("entity-level F1", _as_number(answer), entity_scores(gold, predicted).f1, atol=1e-3)
+    return check_answer("entity-level F1", as_number(answer), entity_scores(gold, predicted).f1, atol=1e-3)
 
 
 @exercise(wrong=["a", "c", "d", None], solution="b")
