@@ -1,8 +1,9 @@
 """Reward models: ranked completions turned into preference pairs, the Bradley-Terry loss, a reward model (MiniLM,
-mean-pooled, with a linear head to one number) trained on the course's movie-review pairs, and the course's trained
-reward model (`load_reward_model`), trained from a recipe when it is not cached. A bridge to TRL's `RewardTrainer`
-(`as_sequence_classifier`, `tokenize_preferences`) trains the very same model with the library. Taught in notebook
-12; notebook 13 optimises a policy against the reward model (PPO) and notebook 14 scores DPO's answers with it."""
+mean-pooled, with a linear head to one number) that reads the prompt and the review, r(x, y), trained on the
+course's movie-review pairs, and the course's trained reward model (`load_reward_model`), trained from a recipe when
+it is not cached. A bridge to TRL's `RewardTrainer` (`as_sequence_classifier`, `tokenize_preferences`) trains the
+very same model with the library. Taught in notebook 12; notebook 13 optimises a policy against the reward model
+(PPO) and notebook 14 scores DPO's answers with it."""
 
 from __future__ import annotations
 
@@ -64,40 +65,89 @@ def pairwise_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tens
 # The reward model
 
 
+def _check_prompts(texts: Sequence[str], prompts: Sequence[str] | None) -> None:
+    if isinstance(texts, str):
+        raise TypeError("`texts` must be a list of strings, got one str; wrap it: [text].")
+    if prompts is None:
+        return
+    if isinstance(prompts, str):
+        raise TypeError("`prompts` must be a list of strings (one per text), got one str; wrap it: [prompt].")
+    if len(prompts) != len(texts):
+        raise ValueError(f"`prompts` must hold one prompt per text: got {len(prompts)} prompts for {len(texts)} texts.")
+
+
+def encode_reviews(
+    tokenizer: Any,
+    texts: Sequence[str],
+    prompts: Sequence[str] | None = None,
+    *,
+    max_length: int,
+    padding: bool = True,
+) -> dict[str, Any]:
+    """How every path of this module tokenizes for the reward model: `texts` alone, or the sentence pairs
+    `[CLS] prompt [SEP] text [SEP]` when `prompts` are given (only the text is cut at `max_length`, the prompt never).
+    Only `input_ids` and `attention_mask` are kept: `token_type_ids` are left out, i.e. all zero, because TRL's
+    collator passes only these two and MiniLM was fine-tuned with zeros; the [SEP] token marks where the text starts.
+    Right-padded to the longest row (tensors) with `padding`, else lists of token ids of each row's own length."""
+    if prompts is None:
+        batch = tokenizer(list(texts), truncation=True, max_length=max_length, padding=padding)
+    else:
+        batch = tokenizer(list(prompts), list(texts), truncation="only_second", max_length=max_length, padding=padding)
+    if not padding:
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    return {"input_ids": torch.tensor(batch["input_ids"]), "attention_mask": torch.tensor(batch["attention_mask"])}
+
+
 class RewardModel(nn.Module):
-    """A text encoder with a linear head to one number: the reward of a text is `head(mean of its token vectors)`
-    (padding excluded, as `utils.transformer.embeddings.mean_pool`). By default the encoder is the course's
-    all-MiniLM-L6-v2 (`load_encoder`). It scores a text on its own (a movie review), without the prompt.
+    """A text encoder with a linear head to one number: the reward is `head(mean of the token vectors)` (padding
+    excluded, as `utils.transformer.embeddings.mean_pool`). By default the encoder is the course's all-MiniLM-L6-v2
+    (`load_encoder`). With `with_prompt` (the default) it reads the prompt and the review as one sentence pair,
+    r(x, y); without, it scores the review alone, r(y), and ignores any prompts it is given.
 
-    `forward(input_ids, attention_mask)` gives one reward per row; `score(texts)` tokenizes and scores texts."""
+    `forward(input_ids, attention_mask)` gives one reward per row; `score(texts, prompts=...)` tokenizes and scores."""
 
-    def __init__(self, encoder: nn.Module | None = None, tokenizer: Any = None, *, max_length: int = 64) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module | None = None,
+        tokenizer: Any = None,
+        *,
+        max_length: int = 96,
+        with_prompt: bool = True,
+    ) -> None:
         super().__init__()
         if (encoder is None) != (tokenizer is None):
             raise ValueError("pass both `encoder` and `tokenizer`, or neither (then MiniLM is loaded).")
+        require_type("with_prompt", with_prompt, bool)
         if encoder is None:
             encoder, tokenizer = load_encoder()
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.with_prompt = with_prompt
         self.head = nn.Linear(encoder.config.hidden_size, 1).to(device_of(encoder))
+
+    def _check_inputs(self, texts: Sequence[str], prompts: Sequence[str] | None) -> None:
+        _check_prompts(texts, prompts)
+        if self.with_prompt and prompts is None:
+            raise ValueError("this reward model reads the prompt (with_prompt=True): pass `prompts`, one per text.")
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.head(mean_pool(tokens, attention_mask)).squeeze(-1)
 
-    def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """`{"input_ids", "attention_mask"}` for `texts`, right-padded to the longest, cut at `max_length` tokens."""
-        batch = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    def encode(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """`{"input_ids", "attention_mask"}` for `texts` (with `prompts`, one per text, when the model reads them),
+        right-padded to the longest row, cut at `max_length` tokens (`encode_reviews`)."""
+        self._check_inputs(texts, prompts)
+        return encode_reviews(self.tokenizer, texts, prompts if self.with_prompt else None, max_length=self.max_length)
 
     @torch.no_grad()
-    def score(self, texts: Sequence[str], *, batch_size: int = 32) -> torch.Tensor:
-        """The reward of each text: float32 `[len(texts)]` on the CPU, computed in eval mode (restored after)."""
-        if isinstance(texts, str):
-            raise TypeError("`texts` must be a list of strings, got one str; wrap it: [text].")
+    def score(
+        self, texts: Sequence[str], *, prompts: Sequence[str] | None = None, batch_size: int = 32
+    ) -> torch.Tensor:
+        """The reward of each text (under its prompt): float32 `[len(texts)]` on the CPU, computed in eval mode
+        (restored after)."""
+        self._check_inputs(texts, prompts)
         if not texts:
             return torch.empty(0)
         device = device_of(self)
@@ -105,24 +155,26 @@ class RewardModel(nn.Module):
         self.eval()
         out = []
         for start in range(0, len(texts), batch_size):
-            batch = self.encode(texts[start : start + batch_size])
+            chunk = None if prompts is None else prompts[start : start + batch_size]
+            batch = self.encode(texts[start : start + batch_size], prompts=chunk)
             out.append(self(batch["input_ids"].to(device), batch["attention_mask"].to(device)).float().cpu())
         self.train(was_training)
         return torch.cat(out)
 
 
 class PreferenceCollator:
-    """Turns preference rows `{"chosen", "rejected", ...}` into one batch `{"input_ids", "attention_mask"}` of
+    """Turns preference rows `{"prompt", "chosen", "rejected"}` into one batch `{"input_ids", "attention_mask"}` of
     2 x len(rows) texts: the chosen texts first, then the rejected ones in the same order (TRL's layout), so one
-    forward pass scores both sides. Use it as a DataLoader's `collate_fn`; `reward_loss` reads the batch."""
+    forward pass scores both sides. With `with_prompt` each text is paired with its row's prompt, as
+    `RewardModel.encode` does. Use it as a DataLoader's `collate_fn`; `reward_loss` reads the batch."""
 
-    def __init__(self, tokenizer: Any, *, max_length: int = 64) -> None:
-        self.tokenizer, self.max_length = tokenizer, max_length
+    def __init__(self, tokenizer: Any, *, max_length: int = 96, with_prompt: bool = True) -> None:
+        self.tokenizer, self.max_length, self.with_prompt = tokenizer, max_length, with_prompt
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
         texts = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        prompts = [r["prompt"] for r in rows] * 2 if self.with_prompt else None
+        return encode_reviews(self.tokenizer, texts, prompts, max_length=self.max_length)
 
 
 def reward_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
@@ -133,10 +185,11 @@ def reward_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[to
 
 
 def score_pairs(model: RewardModel, rows: Sequence[Mapping[str, str]], *, batch_size: int = 32) -> torch.Tensor:
-    """The rewards of the chosen and rejected texts of `rows`: float32 `[2, len(rows)]` (row 0 chosen, row 1
-    rejected), on the CPU."""
-    chosen = model.score([r["chosen"] for r in rows], batch_size=batch_size)
-    rejected = model.score([r["rejected"] for r in rows], batch_size=batch_size)
+    """The rewards of the chosen and rejected texts of `rows` (each under its row's prompt when the model reads
+    prompts): float32 `[2, len(rows)]` (row 0 chosen, row 1 rejected), on the CPU."""
+    prompts = [r["prompt"] for r in rows] if model.with_prompt else None
+    chosen = model.score([r["chosen"] for r in rows], prompts=prompts, batch_size=batch_size)
+    rejected = model.score([r["rejected"] for r in rows], prompts=prompts, batch_size=batch_size)
     return torch.stack([chosen, rejected])
 
 
@@ -147,12 +200,14 @@ def score_pairs(model: RewardModel, rows: Sequence[Mapping[str, str]], *, batch_
 @dataclass(frozen=True)
 class RewardRecipe:
     """Everything that decides the course's reward model: notebook 12 trains it, `load_reward_model` trains it the
-    same way when it is not cached. The validation pairs are the first `n_val` of the shuffled test split (only
-    watched during training, never used to choose anything)."""
+    same way when it is not cached. The training pairs come from `preference_rows("train")`, the validation pairs
+    (watched during training, for tuning) from `preference_rows("validation")`, other movies of the training split;
+    the test split is never touched by training."""
 
     n_train: int = 1600  # training pairs (steps x batch_size: each seen once)
-    n_val: int = 64
-    max_length: int = 64  # tokens per review (the longest reviews are cut)
+    n_val: int = 64  # validation pairs (movies held out of the training split)
+    max_length: int = 96  # tokens per (prompt, review) pair: the longest pair of the data has 91, none is cut
+    with_prompt: bool = True  # the model reads (prompt, review), r(x, y); False: the review alone, r(y)
     batch_size: int = 16  # pairs per step (32 texts)
     steps: int = 100
     lr: float = 1e-4
@@ -162,6 +217,7 @@ class RewardRecipe:
 
     def __post_init__(self) -> None:
         require_training_recipe(self, counts=("n_train", "n_val"))
+        require_type("with_prompt", self.with_prompt, bool)
 
     def smoke(self) -> RewardRecipe:
         """The same recipe shrunk to a few seconds of training (for the smoke runs of the tests)."""
@@ -185,15 +241,16 @@ def train_reward_model(
 ) -> tuple[RewardModel, TrainingHistory]:
     """Train a reward model on `recipe`'s preference pairs with `bradley_terry_loss` and `train_model`: a fresh
     MiniLM `RewardModel` (built right after `set_seed(recipe.seed)`), or `model`, trained in place. Returns
-    `(model in eval mode, history)`; the history's validation loss is on `recipe.n_val` held-out pairs. The seed is
+    `(model in eval mode, history)`; the history's validation loss is on `recipe.n_val` pairs of the validation
+    split (movies held out of the training split; the test split is not used). The seed is
     set again before training, so a `model` built right after `set_seed(recipe.seed)` trains exactly as the fresh
     one would."""
     require_type("recipe", recipe, RewardRecipe)
     if model is None:
         set_seed(recipe.seed)
-        model = RewardModel(max_length=recipe.max_length)
+        model = RewardModel(max_length=recipe.max_length, with_prompt=recipe.with_prompt)
     generator = set_seed(recipe.seed)  # the same data order and dropout whether `model` was given or built here
-    collate = PreferenceCollator(model.tokenizer, max_length=recipe.max_length)
+    collate = PreferenceCollator(model.tokenizer, max_length=recipe.max_length, with_prompt=model.with_prompt)
     train_loader = DataLoader(
         preference_rows("train", recipe.n_train, seed=recipe.seed),
         batch_size=recipe.batch_size,
@@ -201,7 +258,8 @@ def train_reward_model(
         collate_fn=collate,
         generator=generator,
     )
-    val_loader = DataLoader(preference_rows("test", recipe.n_val, seed=recipe.seed), batch_size=32, collate_fn=collate)
+    val_rows = preference_rows("test", recipe.n_val, seed=recipe.seed)
+    val_loader = DataLoader(val_rows, batch_size=32, collate_fn=collate)
     every = max(2, recipe.steps // 6)
     history = train_with_recipe(
         model, train_loader, val_loader, reward_loss, recipe, eval_every=every, device=device, progress=progress
@@ -237,7 +295,7 @@ def load_reward_model(
     minutes on a 2-core laptop CPU, with a progress bar; `REWARD_RECIPE.smoke()`: seconds) and saved."""
 
     def read(folder: Path) -> RewardModel:
-        model = RewardModel(max_length=recipe.max_length)
+        model = RewardModel(max_length=recipe.max_length, with_prompt=recipe.with_prompt)
         model.load_state_dict(torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True))
         return model.to(resolve_device(device)).eval()
 
@@ -292,14 +350,20 @@ def as_sequence_classifier(model: RewardModel) -> nn.Module:
     return _sequence_classifier_class()(model)
 
 
-def tokenize_preferences(rows: Sequence[Mapping[str, str]], tokenizer: Any, *, max_length: int = 64) -> Any:
-    """A `datasets.Dataset` with the columns `chosen_ids` and `rejected_ids`: each text tokenized on its own and cut
-    at `max_length`, exactly as `PreferenceCollator` does. TRL's `RewardTrainer` takes such a tokenized dataset as
-    it is (a raw text dataset would get the tokenizer's EOS token appended, which a BERT tokenizer lacks)."""
+def tokenize_preferences(
+    rows: Sequence[Mapping[str, str]], tokenizer: Any, *, max_length: int = 96, with_prompt: bool = True
+) -> Any:
+    """A `datasets.Dataset` with the columns `chosen_ids` and `rejected_ids`: each text (with `with_prompt`, the pair
+    of its row's prompt and the text) tokenized and cut at `max_length` by `encode_reviews`, exactly as
+    `PreferenceCollator` does. TRL's `RewardTrainer` takes such a tokenized dataset as it is (a raw text dataset
+    would get the tokenizer's EOS token appended, which a BERT tokenizer lacks); its collator pads the ids and builds
+    the attention mask, and passes no `token_type_ids`, as ours."""
     from datasets import Dataset  # heavy: imported only for the TRL bridge
 
-    def ids(texts: list[str]) -> list[list[int]]:
-        return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    prompts = [r["prompt"] for r in rows] if with_prompt else None
 
-    chosen, rejected = ids([r["chosen"] for r in rows]), ids([r["rejected"] for r in rows])
-    return Dataset.from_dict({"chosen_ids": chosen, "rejected_ids": rejected})
+    def ids(side: str) -> list[list[int]]:
+        texts = [r[side] for r in rows]
+        return encode_reviews(tokenizer, texts, prompts, max_length=max_length, padding=False)["input_ids"]
+
+    return Dataset.from_dict({"chosen_ids": ids("chosen"), "rejected_ids": ids("rejected")})
