@@ -22,6 +22,7 @@ from utils.alignment.dpo import (
     DPOLoss,
     DPOLossFn,
     DPORecipe,
+    answer_log_probs,
     dpo_loss,
     dpo_policy_dir,
     dpo_training_info,
@@ -58,7 +59,7 @@ def lora_policy(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
     return model
 
 
-def trl_trainer(policy: Any, reference: Any, tokenizer: Any, beta: float) -> Any:
+def trl_trainer(policy: Any, reference: Any, tokenizer: Any, beta: float, loss_type: str = "sigmoid") -> Any:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -73,6 +74,7 @@ def trl_trainer(policy: Any, reference: Any, tokenizer: Any, beta: float) -> Any
     args = DPOConfig(
         output_dir=tempfile.mkdtemp(),
         beta=beta,
+        loss_type=[loss_type],
         max_length=96,
         per_device_train_batch_size=len(PAIRS),
         use_cpu=True,
@@ -137,6 +139,90 @@ def test_lora_loss_fn_equals_trl_with_the_base_model_as_reference(tokenizer: Any
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
     assert n_pairs == len(PAIRS) and len(loss_fn.eval_log) == 1 and not loss_fn.train_log
     assert loss_fn.eval_log[0]["loss"] == pytest.approx(ours.item())
+
+
+def test_ipo_loss_equals_trl_ipo_on_the_same_batch(tokenizer: Any) -> None:
+    """loss_type="ipo" is TRL 1.16's "ipo" loss: each log-ratio averaged over its answer's tokens, then
+    (difference - 1 / (2 beta)) ** 2; the implicit rewards stay beta times the summed log-ratios, as TRL logs them."""
+    beta = 0.3
+    policy, reference = tiny_llama(len(tokenizer), seed=1), tiny_llama(len(tokenizer), seed=2)
+    trainer = trl_trainer(policy, reference, tokenizer, beta, loss_type="ipo")
+    batch = DPOCollator(tokenizer, max_length=96)(PAIRS)
+    with torch.no_grad():
+        theirs = trainer.compute_loss(policy.eval(), dict(trainer.data_collator(list(trainer.train_dataset))))
+        pc, pr = preference_log_probs(policy, tokenizer, PAIRS, max_length=96)
+        rc, rr = preference_log_probs(reference, tokenizer, PAIRS, max_length=96)
+    n_chosen, n_rejected = batch["completion_mask"].sum(dim=1).chunk(2)
+    assert not torch.equal(n_chosen, n_rejected), "answers of different lengths, so the averaging shows"
+    ours = dpo_loss(pc, pr, rc, rr, beta, loss_type="ipo", chosen_lengths=n_chosen, rejected_lengths=n_rejected)
+    torch.testing.assert_close(ours.loss, theirs, atol=1e-5, rtol=1e-5)
+    by_hand = ((pc - rc) / n_chosen - (pr - rr) / n_rejected - 1 / (2 * beta)) ** 2
+    torch.testing.assert_close(ours.loss, by_hand.mean())
+    summed = dpo_loss(
+        pc, pr, rc, rr, beta, loss_type="ipo", chosen_lengths=torch.ones(3), rejected_lengths=torch.ones(3)
+    )
+    assert abs(summed.loss.item() - theirs.item()) > 1e-3, "the paper's summed form is another number"
+    assert ours.chosen_rewards.mean().item() == pytest.approx(trainer._metrics["eval"]["rewards/chosen"][-1], abs=1e-5)
+    # the loss function of the training loop, with the adapter-off reference, gives TRL's IPO loss too
+    lora = lora_policy(len(tokenizer), seed=3)
+    ipo_trainer = trl_trainer(copy.deepcopy(lora), tiny_llama(len(tokenizer), seed=3), tokenizer, 0.2, loss_type="ipo")
+    with torch.no_grad():
+        fn_loss, _ = DPOLossFn(0.2, loss_type="ipo")(lora.eval(), batch)
+        trl_loss = ipo_trainer.compute_loss(
+            ipo_trainer.model.eval(), dict(ipo_trainer.data_collator(list(ipo_trainer.train_dataset)))
+        )
+    torch.testing.assert_close(fn_loss, trl_loss, atol=1e-5, rtol=1e-5)
+
+
+def test_ipo_minimum_is_a_margin_of_one_over_two_beta() -> None:
+    """IPO pulls the averaged log-ratio difference to 1 / (2 beta) and no further (DPO's sigmoid loss keeps falling)."""
+    beta, ones = 0.25, torch.ones(1)
+    at_target = dpo_loss(
+        torch.tensor([2.0]),
+        torch.zeros(1),
+        torch.zeros(1),
+        torch.zeros(1),
+        beta,
+        loss_type="ipo",
+        chosen_lengths=ones,
+        rejected_lengths=ones,
+    )
+    beyond = dpo_loss(
+        torch.tensor([4.0]),
+        torch.zeros(1),
+        torch.zeros(1),
+        torch.zeros(1),
+        beta,
+        loss_type="ipo",
+        chosen_lengths=ones,
+        rejected_lengths=ones,
+    )
+    assert at_target.loss.item() == 0.0 and beyond.loss.item() == pytest.approx(4.0)
+    sigmoid = [dpo_loss(torch.tensor([m]), torch.zeros(1), torch.zeros(1), torch.zeros(1), beta).loss for m in (2, 4)]
+    assert sigmoid[1] < sigmoid[0]
+
+
+def test_answer_log_probs_skip_the_prompt_logits_and_give_the_same_numbers(tokenizer: Any) -> None:
+    """logits_to_keep: the model computes logits from the batch's first answer token on, and the summed answer
+    log-probabilities equal sequence_log_probs over the full logits (to 1e-5)."""
+    model = lora_policy(len(tokenizer), seed=8)
+    batch = DPOCollator(tokenizer, max_length=96)(PAIRS)
+    seen = []
+    handle = model.lm_head.register_forward_hook(lambda module, args, out: seen.append(out.shape[1]))
+    with torch.no_grad():
+        ours, n_tokens = answer_log_probs(model, batch)
+        counted = batch["completion_mask"] * batch["attention_mask"]
+        full = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted).total
+    handle.remove()
+    torch.testing.assert_close(ours, full, atol=1e-5, rtol=1e-5)
+    assert torch.equal(n_tokens, counted.sum(dim=1))
+    first_answer = int(counted.argmax(dim=1).min())
+    assert seen == [batch["input_ids"].shape[1] - first_answer + 1, batch["input_ids"].shape[1]]
+    assert first_answer > 10, "the prompt positions (chat template included) are skipped"
+    # gradients flow as before
+    ours_grad = answer_log_probs(model, batch)[0].sum()
+    ours_grad.backward()
+    assert any(layer.B.grad is not None and layer.B.grad.abs().sum() > 0 for layer in lora_layers(model).values())
 
 
 def test_loss_is_log_two_when_policy_equals_reference(tokenizer: Any) -> None:
@@ -269,6 +355,10 @@ def test_recipes_have_their_own_cache_folders() -> None:
         (lambda: DPORecipe(batch_size=2.5), TypeError, "batch_size"),
         (lambda: DPORecipe(warmup_steps=40), ValueError, "warmup_steps"),
         (lambda: DPORecipe(n_val=-1), ValueError, "n_val"),
+        (lambda: DPORecipe(loss_type="hinge"), ValueError, "loss_type"),
+        (lambda: DPOLossFn(0.1, loss_type="IPO"), ValueError, r"loss_type.*sigmoid.*ipo"),
+        (lambda: dpo_loss(*torch.zeros(4, 2), 0.1, loss_type="simpo"), ValueError, "loss_type"),
+        (lambda: dpo_loss(*torch.zeros(4, 2), 0.1, loss_type="ipo"), ValueError, "chosen_lengths"),
         (lambda: dpo_policy_dir({"steps": 1}), TypeError, "recipe"),
         (lambda: load_dpo_policy(train_if_missing="no"), TypeError, "train_if_missing"),
     ],

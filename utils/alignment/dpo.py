@@ -9,8 +9,9 @@ reward `r(x, y) = beta * (log pi(y | x) - log pi_ref(y | x))`, the loss is the B
 No reward model and no sampling: the policy's and the reference's log-probabilities of the two given answers are
 all it needs. As in the preference notebooks, the reference is the policy itself with its LoRA adapter switched off
 (`utils.training.lora.disable_lora`), so no second copy of the model is held. The tokenization and the batch layout
-(chosen rows first, then rejected rows) are those of TRL's `DPOTrainer`, and the loss equals its default ("sigmoid")
-loss on the same batch.
+(chosen rows first, then rejected rows) are those of TRL's `DPOTrainer`, and the loss equals its "sigmoid" loss (the
+default) or its "ipo" loss (IPO, Azar et al. 2023) on the same batch. Only the answer positions' logits are computed
+(`logits_to_keep`), not the full-vocabulary logits of the prompt positions.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from torch.utils.data import DataLoader
 from ..assets.artifacts import INFO_FILE, artifact_dir, artifact_info, load_or_train, save_artifact
 from ..assets.datasets import preference_rows
 from ..assets.models import load_chat_model
-from ..course.arguments import require_type
+from ..course.arguments import require_choice, require_type
 from ..course.device import device_of
 from ..course.seeding import set_seed
-from ..generation.scoring import sequence_log_probs
+from ..generation.scoring import gather_log_probs
 from ..training.loop import TrainingHistory, require_training_recipe, train_with_recipe
 from ..training.lora import disable_lora, load_lora, lora_layers, remove_lora, save_lora
 from ..transformer.padding import pad_examples, pad_id_of, tokenize_chat
@@ -39,10 +40,12 @@ from .policy import add_policy_lora
 
 __all__ = [
     "DPO_RECIPE",
+    "LOSS_TYPES",
     "DPOCollator",
     "DPOLoss",
     "DPOLossFn",
     "DPORecipe",
+    "answer_log_probs",
     "dpo_loss",
     "dpo_policy_dir",
     "dpo_training_info",
@@ -54,6 +57,7 @@ __all__ = [
 ]
 
 PAIR_KEYS = ("prompt", "chosen", "rejected")
+LOSS_TYPES = ("sigmoid", "ipo")  # TRL's names
 
 
 class DPOLoss(NamedTuple):
@@ -82,15 +86,35 @@ def dpo_loss(
     ref_chosen_logps: torch.Tensor,
     ref_rejected_logps: torch.Tensor,
     beta: float,
+    *,
+    loss_type: str = "sigmoid",
+    chosen_lengths: torch.Tensor | None = None,
+    rejected_lengths: torch.Tensor | None = None,
 ) -> DPOLoss:
-    """The DPO loss of a batch of pairs: `-log sigmoid(beta * ((pc - rc) - (pr - rr)))` averaged over the pairs, where
-    `pc, pr` are the policy's summed log-probabilities of the chosen and rejected answers and `rc, rr` the reference's
-    (each `[n_pairs]`). `beta` > 0 is the strength of the KL leash to the reference (TRL's default: 0.1).
-    Returns `DPOLoss(loss, chosen_rewards, rejected_rewards)`. Taught in notebook 14."""
+    """The DPO loss of a batch of pairs, averaged over the pairs. `pc, pr` are the policy's summed log-probabilities
+    of the chosen and rejected answers and `rc, rr` the reference's (each `[n_pairs]`); `beta` > 0 is the strength of
+    the KL leash to the reference (TRL's default: 0.1).
+
+    `loss_type="sigmoid"` (DPO): `-log sigmoid(beta * ((pc - rc) - (pr - rr)))`.
+    `loss_type="ipo"` (IPO, Azar et al. 2023): `((pc - rc) / n_c - (pr - rr) / n_r - 1 / (2 beta)) ** 2`, where
+    `n_c, n_r` are `chosen_lengths` and `rejected_lengths`, the answers' token counts (`[n_pairs]`): TRL 1.16 averages
+    each log-ratio over the answer's tokens (the paper writes the sums); pass ones for the paper's form.
+    Returns `DPOLoss(loss, chosen_rewards, rejected_rewards)`, the rewards `beta * (log pi - log pi_ref)` of the summed
+    log-probabilities for both loss types (as TRL logs them). Taught in notebook 14."""
+    require_choice("loss_type", loss_type, LOSS_TYPES)
     chosen_logratios = policy_chosen_logps - ref_chosen_logps
     rejected_logratios = policy_rejected_logps - ref_rejected_logps
-    loss = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean()
-    return DPOLoss(loss, beta * chosen_logratios.detach(), beta * rejected_logratios.detach())
+    if loss_type == "sigmoid":
+        losses = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios))
+    else:
+        if chosen_lengths is None or rejected_lengths is None:
+            raise ValueError(
+                "loss_type='ipo' needs `chosen_lengths` and `rejected_lengths`, the answers' token counts "
+                "(TRL averages the log-ratios over them; pass ones for the paper's summed form)."
+            )
+        delta = chosen_logratios / chosen_lengths.clamp(min=1) - rejected_logratios / rejected_lengths.clamp(min=1)
+        losses = (delta - 1 / (2 * beta)) ** 2
+    return DPOLoss(losses.mean(), beta * chosen_logratios.detach(), beta * rejected_logratios.detach())
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -134,13 +158,21 @@ class DPOCollator:
         return pad_examples(examples, self.pad_id)
 
 
-def _batch_log_probs(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed answer log-probabilities of a `DPOCollator` batch (chosen rows, then rejected rows):
-    `(chosen [n], rejected [n])`."""
+def answer_log_probs(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(log_probs, n_tokens)`, each `[rows]`: every row's answer log-probability (summed over the tokens that
+    `completion_mask` and `attention_mask` both mark) and its number of answer tokens, for a right-padded batch such
+    as `DPOCollator`'s. The logits are computed only from the batch's first answer token on (`logits_to_keep`): the
+    full-vocabulary logits of the prompt positions are never needed. Equals
+    `sequence_log_probs(...).total`. Differentiable."""
     counted = batch["completion_mask"] * batch["attention_mask"]
-    total = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted).total
-    chosen, rejected = total.chunk(2)
-    return chosen, rejected
+    start = max(int(counted.argmax(dim=1).min()), 1)  # the earliest answer token of the batch (position 0 never counts)
+    out = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        logits_to_keep=counted.shape[1] - start + 1,
+    )
+    picked = gather_log_probs(out.logits[:, :-1], batch["input_ids"][:, start:, None])[..., 0]  # tokens start..T-1
+    return (picked * counted[:, start:].to(picked.dtype)).sum(dim=1), counted.sum(dim=1)
 
 
 def preference_log_probs(
@@ -152,7 +184,7 @@ def preference_log_probs(
     max_length: int = 256,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`(chosen_logps, rejected_logps)`, each `[len(rows)]`: the log-probability `model` gives each pair's chosen and
-    rejected answer after its prompt (summed over the answer's tokens, `sequence_log_probs`). `batch_size` pairs per
+    rejected answer after its prompt (summed over the answer's tokens, `answer_log_probs`). `batch_size` pairs per
     forward pass (None: all at once). Differentiable: wrap it in `torch.no_grad()` to evaluate, and in
     `disable_lora(model)` for the reference."""
     _check_pairs(rows)
@@ -162,7 +194,7 @@ def preference_log_probs(
     chosen, rejected = [], []
     for start in range(0, len(rows), step):
         batch = {k: v.to(device) for k, v in collate(list(rows[start : start + step])).items()}
-        c, r = _batch_log_probs(model, batch)
+        c, r = answer_log_probs(model, batch)[0].chunk(2)  # chosen rows first, then rejected
         chosen.append(c)
         rejected.append(r)
     return torch.cat(chosen), torch.cat(rejected)
@@ -171,20 +203,33 @@ def preference_log_probs(
 class DPOLossFn:
     """The DPO loss of a `DPOCollator` batch, as a `loss_fn` for `utils.training.loop.train_model`:
     `(mean loss, number of pairs)`. The policy is `model` with its LoRA adapters on; the reference is the same model
-    with them off, scored without gradients. Each call's implicit-reward metrics are kept, in `train_log` while the
-    model trains and in `eval_log` during evaluation: dicts with `loss`, `chosen_reward`, `rejected_reward`, `margin`,
-    `accuracy` (batch means), `chosen_logp`, `rejected_logp` (the policy's mean summed log-probabilities)."""
+    with them off, scored without gradients. `loss_type` as in `dpo_loss` ("sigmoid" or "ipo"). Each call's metrics
+    are kept, in `train_log` while the model trains and in `eval_log` during evaluation: dicts with `loss`,
+    `chosen_reward`, `rejected_reward`, `margin`, `accuracy` (batch means), `chosen_logp`, `rejected_logp` (the
+    policy's mean summed log-probabilities) and `ref_chosen_logp`, `ref_rejected_logp` (the reference's)."""
 
-    def __init__(self, beta: float) -> None:
-        self.beta = float(beta)
+    def __init__(self, beta: float, loss_type: str = "sigmoid") -> None:
+        require_choice("loss_type", loss_type, LOSS_TYPES)
+        self.beta, self.loss_type = float(beta), loss_type
         self.train_log: list[dict[str, float]] = []
         self.eval_log: list[dict[str, float]] = []
 
     def __call__(self, model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        policy_chosen, policy_rejected = _batch_log_probs(model, batch)
+        policy_logps, n_tokens = answer_log_probs(model, batch)
         with torch.no_grad(), disable_lora(model):
-            ref_chosen, ref_rejected = _batch_log_probs(model, batch)
-        out = dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, self.beta)
+            ref_logps, _ = answer_log_probs(model, batch)
+        (policy_chosen, policy_rejected), (ref_chosen, ref_rejected) = policy_logps.chunk(2), ref_logps.chunk(2)
+        chosen_lengths, rejected_lengths = n_tokens.chunk(2)
+        out = dpo_loss(
+            policy_chosen,
+            policy_rejected,
+            ref_chosen,
+            ref_rejected,
+            self.beta,
+            loss_type=self.loss_type,
+            chosen_lengths=chosen_lengths,
+            rejected_lengths=rejected_lengths,
+        )
         log = self.train_log if model.training else self.eval_log
         log.append(
             {
@@ -195,6 +240,8 @@ class DPOLossFn:
                 "accuracy": out.accuracy,
                 "chosen_logp": policy_chosen.detach().mean().item(),
                 "rejected_logp": policy_rejected.detach().mean().item(),
+                "ref_chosen_logp": ref_chosen.mean().item(),
+                "ref_rejected_logp": ref_rejected.mean().item(),
             }
         )
         return out.loss, len(policy_chosen)
@@ -214,6 +261,7 @@ class DPORecipe:
     n_val: int = 8  # held-out pairs for the validation loss during training
     eval_every: int = 16
     beta: float = 0.1  # TRL's default
+    loss_type: str = "sigmoid"  # "sigmoid" (DPO) or "ipo" (IPO, where beta is IPO's tau), as in `dpo_loss`
     lr: float = 1.5e-3  # LoRA adapters start at zero and train few steps: a large rate (5e-4 moved them little)
     warmup_steps: int = 2
     weight_decay: float = 0.0
@@ -225,7 +273,11 @@ class DPORecipe:
 
     def __post_init__(self) -> None:
         require_training_recipe(
-            self, counts=("eval_every", "lora_r"), positive=("beta", "lora_alpha"), non_negative=("n_val",)
+            self,
+            counts=("eval_every", "lora_r"),
+            positive=("beta", "lora_alpha"),
+            non_negative=("n_val",),
+            choices={"loss_type": LOSS_TYPES},
         )
 
     def smoke(self) -> DPORecipe:
@@ -274,7 +326,7 @@ def train_dpo(
     if recipe.n_val:
         val_rows = preference_rows("test", recipe.n_val, seed=recipe.seed)
         val_loader = DataLoader(val_rows, batch_size=recipe.batch_size, collate_fn=collate)
-    loss_fn = DPOLossFn(recipe.beta)
+    loss_fn = DPOLossFn(recipe.beta, recipe.loss_type)
     history = train_with_recipe(
         model, train_loader, val_loader, loss_fn, recipe, eval_every=recipe.eval_every, device=device, progress=progress
     )
