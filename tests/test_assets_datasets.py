@@ -140,12 +140,25 @@ def test_preference_rows_are_fixed_and_checked() -> None:
     assert rows == preference_rows("test", 5, seed=1) and len(rows) == 5
     assert set(rows[0]) == {"prompt", "chosen", "rejected"}
     assert rows != preference_rows("test", 5, seed=2)
-    train_movies = {r["prompt"] for r in preference_rows("train")}
-    assert not train_movies & {r["prompt"] for r in preference_rows("test")}, "test movies are never trained on"
     with pytest.raises(ValueError, match="split"):
-        preference_rows("validation")
+        preference_rows("dev")
     with pytest.raises(ValueError, match="`n`"):
         preference_rows("test", 10**6)
+
+
+def test_preference_validation_split_holds_out_whole_training_movies(tables) -> None:
+    splits = {split: preference_rows(split) for split in ("train", "validation", "test")}
+    movies = {split: {r["prompt"] for r in rows} for split, rows in splits.items()}
+    assert not movies["train"] & movies["test"], "test movies are never trained on"
+    assert not movies["validation"] & (movies["train"] | movies["test"]), "validation movies are whole movies"
+    all_train = tables["preference_pairs"]["train"]
+    assert len(splits["train"]) + len(splits["validation"]) == all_train.num_rows  # a partition of the file's train
+    assert movies["train"] | movies["validation"] == set(all_train["prompt"])
+    assert len(movies["validation"]) == round(0.1 * len(set(all_train["prompt"])))  # 42 of 418 movies
+    assert (len(splits["test"]), len(movies["test"])) == (308, 46)  # unchanged
+    # fixed by the prompts alone: the seed shuffles the rows, never moves a movie between splits
+    assert {r["prompt"] for r in preference_rows("validation", seed=5)} == movies["validation"]
+    assert preference_rows("validation", 3, seed=1) != preference_rows("validation", 3, seed=2)
 
 
 def test_wordnet_instructions_cover_three_kinds(tables):

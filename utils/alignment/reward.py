@@ -258,7 +258,7 @@ def train_reward_model(
         collate_fn=collate,
         generator=generator,
     )
-    val_rows = preference_rows("test", recipe.n_val, seed=recipe.seed)
+    val_rows = preference_rows("validation", recipe.n_val, seed=recipe.seed)
     val_loader = DataLoader(val_rows, batch_size=32, collate_fn=collate)
     every = max(2, recipe.steps // 6)
     history = train_with_recipe(

@@ -4,7 +4,7 @@ any network access.
 * `load_austen()` / `load_austen_text()` - Jane Austen's six novels (language modelling, tokenizers).
 * `load_rotten_tomatoes()` - movie-review snippets labelled negative/positive (classification).
 * `load_preference_pairs()` - (prompt, chosen, rejected) review pairs (reward models, DPO); `preference_rows` draws
-  a shuffled sample of them as plain dicts.
+  a shuffled sample of them as plain dicts, from "train", "validation" (movies held out of train) or "test".
 * `load_wordnet_instructions()` - (instruction, input, output) rows from WordNet (instruction tuning).
 * `load_package_summaries()` - Debian package descriptions and their one-line synopses (summarisation).
 * `load_parallel_synopses()` - Debian package synopses in German/French and English (translation, BLEU).
@@ -16,6 +16,7 @@ environment variable `LLM_COURSE_DATA` to read them from another folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -348,12 +349,31 @@ def load_preference_pairs() -> DatasetDict:
     return _load_splits("preference_pairs", _string_features("preference_pairs"))
 
 
+#: The share of the training split's movies held out as preference_rows("validation").
+PREFERENCE_VALIDATION_SHARE = 0.1
+
+
+def _validation_prompts(prompts: list[str]) -> set[str]:
+    """The validation movies: the first 10% of the distinct training prompts ordered by their SHA-256 digest (a
+    fixed, seed-free choice that does not depend on the order of the rows)."""
+    movies = sorted(set(prompts), key=lambda prompt: hashlib.sha256(prompt.encode("utf-8")).hexdigest())
+    return set(movies[: round(PREFERENCE_VALIDATION_SHARE * len(movies))])
+
+
 def preference_rows(split: str, n: int | None = None, *, seed: int = 0) -> list[dict[str, str]]:
     """`n` preference pairs `{"prompt", "chosen", "rejected"}` of `load_preference_pairs()` (all when None), shuffled
-    with `seed`: split "train" to train on, "test" (other movies) to measure on. Notebooks 12-14 train and judge the
-    reward model, PPO and DPO on them."""
-    require_choice("split", split, ("train", "test"))
-    dataset = load_preference_pairs()[split].shuffle(seed=seed)
+    with `seed`. Split "train" to train on; "validation" to watch training and tune on: every pair of about 10% of
+    the training split's movies (chosen by a hash of the prompt, whole movies), which "train" then leaves out;
+    "test" (other movies, 308 pairs of 46 movies) to measure on once. Notebooks 12-14 train and judge the reward
+    model, PPO and DPO on them."""
+    require_choice("split", split, ("train", "validation", "test"))
+    pairs = load_preference_pairs()
+    dataset = pairs["test" if split == "test" else "train"]
+    if split != "test":
+        held_out = _validation_prompts(list(dataset["prompt"]))
+        keep = [i for i, prompt in enumerate(dataset["prompt"]) if (prompt in held_out) == (split == "validation")]
+        dataset = dataset.select(keep)
+    dataset = dataset.shuffle(seed=seed)
     if n is not None:
         require_range("n", n, low=1, high=len(dataset))
         dataset = dataset.select(range(n))
