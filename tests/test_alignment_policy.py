@@ -18,9 +18,11 @@ from utils.alignment.policy import (
     Samples,
     add_policy_lora,
     chat_prompts,
+    compare_policies,
     completion_log_probs,
     evaluate_policy,
     make_generator,
+    movie_title,
     review_prompts,
     sample_completions,
     stop_token_ids,
@@ -46,7 +48,7 @@ def small_policy(tokenizer: Any, *, eos_boost: float = 0.0, seed: int = 0) -> Ll
 class LengthReward:
     """A stand-in reward model: the number of characters of each completion, divided by 10."""
 
-    def score(self, texts: list[str]) -> torch.Tensor:
+    def score(self, texts: list[str], *, prompts: list[str] | None = None) -> torch.Tensor:
         return torch.tensor([len(t) / 10 for t in texts])
 
 
@@ -209,3 +211,50 @@ def test_evaluate_policy_refuses_bad_arguments(tokenizer: Any) -> None:
     with pytest.raises(TypeError, match="reward_model"):
         evaluate_policy(model, tokenizer, object(), PROMPTS, max_new_tokens=2, seed=0)
     assert isinstance(sample_completions(model, tokenizer, PROMPTS[:1], max_new_tokens=1), Samples)
+
+
+def test_evaluate_policy_with_samples_per_prompt_a_judge_and_diagnostics(tokenizer: Any) -> None:
+    model = add_policy_lora(small_policy(tokenizer, eos_boost=9.5), r=2, alpha=4, target_modules=["q_proj"])
+    prompts = [f"Write a short positive review of the movie {title}." for title in ("Up", "Heat", "Alien")]
+
+    class MentionJudge:
+        def score(self, texts: list[str], *, prompts: list[str] | None = None) -> torch.Tensor:
+            return torch.tensor([float(movie_title(p) in t) + 0.5 for t, p in zip(texts, prompts, strict=True)])
+
+    result = evaluate_policy(
+        model, tokenizer, LengthReward(), prompts, max_new_tokens=6, seed=0, samples_per_prompt=3, judge=MentionJudge()
+    )
+    assert len(result) == 9 and result.prompts == [p for p in prompts for _ in range(3)]
+    assert result.ended.dtype == torch.bool and result.ended.shape == (9,)
+    assert result.per_prompt("reward").shape == (3,)
+    torch.testing.assert_close(result.per_prompt("reward")[1], result.rewards[3:6].double().mean())
+    diagnostics = result.diagnostics()
+    assert set(diagnostics) == {
+        "reward",
+        "judge",
+        "kl",
+        "length",
+        "ended",
+        "distinct_2",
+        "repeated_4gram",
+        "mentions_movie",
+    }
+    assert diagnostics["judge"] == pytest.approx(diagnostics["mentions_movie"] + 0.5)
+    assert "judge" in result.summary()
+    same = compare_policies(result, result, "reward")
+    assert same.mean == same.low == same.high == 0.0
+    with pytest.raises(ValueError, match="judge"):
+        evaluate_policy(model, tokenizer, LengthReward(), prompts, max_new_tokens=2, seed=0).metric("judge")
+    with pytest.raises(ValueError, match="same prompts"):
+        compare_policies(result, evaluate_policy(model, tokenizer, LengthReward(), prompts, max_new_tokens=2, seed=0))
+    with pytest.raises(ValueError, match="name"):
+        result.metric("bleu")
+
+
+def test_sampled_rows_know_whether_they_ended(tokenizer: Any) -> None:
+    model = small_policy(tokenizer, eos_boost=9.5)
+    samples = sample_completions(model, tokenizer, PROMPTS * 4, max_new_tokens=5, generator=0)
+    stops = torch.tensor(stop_token_ids(model, tokenizer))
+    last = samples.completion_ids.gather(1, (samples.lengths - 1)[:, None])[:, 0]
+    assert torch.equal(samples.ended, torch.isin(last, stops))
+    assert torch.equal(samples.select([1, 0]).ended, samples.ended[[1, 0]])

@@ -58,7 +58,7 @@ def small_policy(tokenizer: Any, *, seed: int = 0) -> Any:
 class LengthReward:
     """A stand-in reward model: the number of characters of each completion, divided by 10."""
 
-    def score(self, texts: list[str]) -> torch.Tensor:
+    def score(self, texts: list[str], *, prompts: list[str] | None = None) -> torch.Tensor:
         return torch.tensor([len(t) / 10 for t in texts])
 
 
@@ -319,6 +319,56 @@ def test_train_ppo_is_seeded(tokenizer: Any) -> None:
         train_ppo(recipe, model=small_policy(tokenizer), reward_model=LengthReward(), progress=False)
 
 
+def test_group_rollouts_have_no_value_head_and_share_an_advantage_per_completion(tokenizer: Any) -> None:
+    model = add_policy_lora(small_policy(tokenizer), r=2, alpha=4, target_modules=["q_proj", "v_proj"])
+    for advantage, baseline in (("grpo", "mean"), ("rloo", "leave_one_out")):
+        recipe = replace(PPO_RECIPE, max_new_tokens=6, beta=0.1, advantage=advantage, group_size=4)
+        prompts = [p for p in PROMPTS[:2] for _ in range(4)]
+        rollout = ppo_rollout(model, None, tokenizer, LengthReward(), prompts, recipe, generator=0)
+        mask = rollout.mask.float()
+        assert not rollout.old_values.any() and not rollout.returns.any()
+        sequence = group_advantages(rollout.rewards.sum(dim=1), 4, baseline=baseline)[:, None] * mask
+        expected = sequence if advantage == "grpo" else whiten(sequence, mask)
+        torch.testing.assert_close(rollout.advantages, expected)
+        params = [p for p in model.parameters() if p.requires_grad]
+        update = ppo_update(model, None, torch.optim.AdamW(params, lr=1e-3), rollout, recipe)
+        assert update["value_loss"] == 0.0 and update["steps"] == 4
+
+
+def test_prompt_batches_repeat_each_prompt_group_size_times() -> None:
+    recipe = replace(PPO_RECIPE, iterations=3, batch_size=4, minibatch_size=2, advantage="grpo", group_size=2)
+    batches = ppo_training.prompt_batches(PROMPTS, recipe)
+    assert [len(b) for b in batches] == [4, 4, 4] and all(b[0] == b[1] and b[2] == b[3] for b in batches)
+    plain = ppo_training.prompt_batches(PROMPTS, replace(recipe, advantage="gae", group_size=1))
+    assert plain[0][:2] == [batches[0][0], batches[0][2]], "the same prompt order, fewer prompts per batch"
+
+
+def test_value_clipping_and_shaped_scores() -> None:
+    old = torch.zeros(1, 2)
+    returns = torch.tensor([[1.0, -1.0]])
+    new = torch.tensor([[0.9, 0.1]])
+    mask = torch.ones(1, 2)
+    plain = value_loss(new, returns, mask)
+    clipped = value_loss(new, returns, mask, old_values=old, clip=0.2)
+    # token 0: clamped to 0.2, error (0.2 - 1)^2 = 0.64 > 0.01; token 1: inside the clip range, 1.21 both ways
+    assert float(clipped) == pytest.approx(0.5 * (0.64 + 1.21) / 2) and float(clipped) > float(plain)
+    recipe = replace(PPO_RECIPE, missing_eos_penalty=1.0)
+    scores = ppo_training.shaped_scores(torch.tensor([2.0, 4.0]), torch.tensor([True, False]), recipe, (2.0, 2.0))
+    torch.testing.assert_close(scores, torch.tensor([0.0, 0.0]))
+
+
+def test_normalized_scores_are_recorded(tokenizer: Any) -> None:
+    recipe = replace(
+        PPO_RECIPE, iterations=1, batch_size=4, minibatch_size=2, max_new_tokens=4, lora_r=2, normalize_scores=True
+    )
+    _, _, history = train_ppo(
+        recipe, model=small_policy(tokenizer), tokenizer=tokenizer, reward_model=LengthReward(),
+        prompts=PROMPTS, progress=False,
+    )  # fmt: skip
+    assert len(history.score_scale) == 2 and history.score_scale[1] > 0
+    assert 0.0 <= history.ended[0] <= 1.0
+
+
 def test_recipe_checks_and_smoke() -> None:
     smoke = PPO_RECIPE.smoke()
     assert smoke.iterations < PPO_RECIPE.iterations and smoke.reward_smoke and not PPO_RECIPE.reward_smoke
@@ -338,6 +388,12 @@ def test_recipe_checks_and_smoke() -> None:
         PPORecipe(iterations=2.5)
     with pytest.raises(TypeError, match="lora_targets"):
         PPORecipe(lora_targets=["q_proj"])
+    with pytest.raises(ValueError, match="advantage"):
+        PPORecipe(advantage="vtrace")
+    with pytest.raises(ValueError, match="group_size"):
+        PPORecipe(advantage="grpo")
+    with pytest.raises(ValueError, match="group_size"):
+        PPORecipe(batch_size=8, group_size=3)
 
 
 def test_cached_adapter_is_trained_once_then_loaded(

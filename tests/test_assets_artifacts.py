@@ -50,10 +50,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 PINNED = {
     ("reward-model", REWARD_RECIPE): "d9cd7ffd0a18",  # with_prompt, max_length 96: retrained on purpose
     ("reward-model", REWARD_RECIPE.smoke()): "1c3922f7f484",
-    ("ppo-policy", PPO_RECIPE): "7372bfb95242",
-    ("ppo-policy", PPO_RECIPE.smoke()): "1657865a2828",
-    ("dpo-policy", DPO_RECIPE): "8c6bfce39bcb",
-    ("dpo-policy", DPO_RECIPE.smoke()): "83b5971741c1",
+    ("ppo-policy", PPO_RECIPE): "fc85c5190ca2",
+    ("ppo-policy", PPO_RECIPE.smoke()): "e9304271ae34",
+    ("dpo-policy", DPO_RECIPE): "6e6b5dd2f5a1",
+    ("dpo-policy", DPO_RECIPE.smoke()): "5a8f73eb456e",
     ("smollm2-instruct-tuned", INSTRUCTION_RECIPE): "6f96a5f09108",
     ("smollm2-instruct-tuned", INSTRUCTION_RECIPE.smoke()): "c5c0e72ffbad",
     ("smollm2-instruct-tuned", LORA_RECIPE): "90c906a153d7",

@@ -12,6 +12,7 @@ system prompt when none is given (it stays: TRL's trainers render prompts the sa
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -22,6 +23,8 @@ from torch import nn
 from ..assets.datasets import load_preference_pairs
 from ..course.arguments import require_choice, require_range
 from ..course.device import device_of
+from ..evaluation.text_metrics import distinct_n, repeated_ngram_rate
+from ..evaluation.uncertainty import paired_difference_ci
 from ..training.lora import add_lora, disable_lora, lora_layers
 from ..transformer.padding import padding_side
 
@@ -31,14 +34,17 @@ __all__ = [
     "Samples",
     "add_policy_lora",
     "chat_prompts",
+    "compare_policies",
     "completion_log_probs",
     "evaluate_policy",
     "make_generator",
+    "movie_title",
     "review_prompts",
     "sample_completions",
     "stop_token_ids",
 ]
 
+PROMPT_PREFIX = "Write a short positive review of the movie "
 POLICY_TARGETS = ("q_proj", "v_proj")  # the LoRA paper's choice: the query and value projections
 
 
@@ -97,7 +103,8 @@ def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gener
 class Samples:
     """A batch of sampled completions, in TRL's layout: `prompt_ids` / `prompt_mask` `[B, P]` (chat prompts padded
     on the left), `completion_ids` / `completion_mask` `[B, T]` (the mask is 1 up to and including the first end
-    token, 0 on the padding after it), the user `prompts` and the decoded `completions` (special tokens dropped)."""
+    token, 0 on the padding after it), the user `prompts`, the decoded `completions` (special tokens dropped) and
+    `ended` `[B]` (True where the row sampled an end token; False where it was cut off at `max_new_tokens`)."""
 
     prompt_ids: torch.Tensor
     prompt_mask: torch.Tensor
@@ -105,6 +112,7 @@ class Samples:
     completion_mask: torch.Tensor
     prompts: list[str]
     completions: list[str]
+    ended: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -125,6 +133,7 @@ class Samples:
             completion_mask=self.completion_mask[on_device],
             prompts=[self.prompts[i] for i in rows.tolist()],
             completions=[self.completions[i] for i in rows.tolist()],
+            ended=self.ended[on_device],
         )
 
 
@@ -195,7 +204,7 @@ def sample_completions(
         tokenizer.decode(ids[m.bool()], skip_special_tokens=True).strip()
         for ids, m in zip(completion_ids, completion_mask, strict=True)
     ]
-    return Samples(prompt_ids, prompt_mask, completion_ids, completion_mask, list(prompts), completions)
+    return Samples(prompt_ids, prompt_mask, completion_ids, completion_mask, list(prompts), completions, finished)
 
 
 class CompletionScores(NamedTuple):
@@ -241,20 +250,63 @@ def _sem(values: torch.Tensor) -> float:
     return float(values.double().std(correction=1) / math.sqrt(n)) if n > 1 else float("nan")
 
 
+def movie_title(prompt: str) -> str:
+    """The movie a review prompt names ("Write a short positive review of the movie Up." -> "Up")."""
+    return prompt.removeprefix(PROMPT_PREFIX).removesuffix(".")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 @dataclass
 class PolicyEvaluation:
-    """A policy judged on prompts: per prompt the reward model's score of its completion (`rewards`), the summed
-    per-token log-ratio policy/reference on that completion (`kl`, an estimate of KL(policy || reference) whose
-    mean is the KL; single values can be negative), the completion's length in tokens, and its text."""
+    """A policy judged on held-out prompts, `samples_per_prompt` completions each (a prompt's samples next to each
+    other). Per completion: the proxy reward model's score (`rewards`), the independent judge's (`judge_scores`,
+    None without a judge), the summed per-token log-ratio policy/reference (`kl`, an estimate of KL(policy ||
+    reference) whose mean is the KL; single values can be negative), the length in tokens, whether it ended with
+    the end token (`ended`) and its text."""
 
     prompts: list[str]
     completions: list[str]
     rewards: torch.Tensor
     kl: torch.Tensor
     lengths: torch.Tensor
+    ended: torch.Tensor
+    judge_scores: torch.Tensor | None = None
+    samples_per_prompt: int = 1
 
     def __len__(self) -> int:
         return len(self.prompts)
+
+    def metric(self, name: str) -> torch.Tensor:
+        """One value per completion: "reward", "judge", "kl", "length", "ended", or a text diagnostic of
+        `diagnostics` ("distinct_2", "repeated_4gram", "mentions_movie")."""
+        if name == "judge" and self.judge_scores is None:
+            raise ValueError("this evaluation has no judge scores: pass `judge=` to `evaluate_policy`.")
+        columns = {"reward": self.rewards, "judge": self.judge_scores, "kl": self.kl, "length": self.lengths}
+        if name in columns:
+            return columns[name].double()
+        if name == "ended":
+            return self.ended.double()
+        words = [_words(text) for text in self.completions]
+        if name == "distinct_2":
+            return torch.tensor([distinct_n(w, 2) for w in words], dtype=torch.float64)
+        if name == "repeated_4gram":
+            return torch.tensor([repeated_ngram_rate(w, 4) for w in words], dtype=torch.float64)
+        if name == "mentions_movie":
+            pairs = zip(self.prompts, self.completions, strict=True)
+            return torch.tensor([movie_title(p).lower() in c.lower() for p, c in pairs], dtype=torch.float64)
+        raise ValueError(f"`name` must be one of {list(EVALUATION_METRICS)}, got {name!r}.")
+
+    def per_prompt(self, name: str) -> torch.Tensor:
+        """`metric(name)` averaged over each prompt's samples: `[number of prompts]`, the unit to pair and resample."""
+        return self.metric(name).view(-1, self.samples_per_prompt).mean(dim=1)
+
+    def diagnostics(self) -> dict[str, float]:
+        """The mean of every metric over all completions: scores, KL, and what the text looks like."""
+        names = [n for n in EVALUATION_METRICS if n != "judge" or self.judge_scores is not None]
+        return {name: float(self.metric(name).mean()) for name in names}
 
     @property
     def mean_reward(self) -> float:
@@ -262,8 +314,8 @@ class PolicyEvaluation:
 
     @property
     def reward_sem(self) -> float:
-        """Standard error of `mean_reward`: how far the mean could move with other prompts and samples."""
-        return _sem(self.rewards)
+        """Standard error of `mean_reward` over prompts (a prompt's samples averaged first)."""
+        return _sem(self.per_prompt("reward"))
 
     @property
     def mean_kl(self) -> float:
@@ -271,14 +323,29 @@ class PolicyEvaluation:
 
     @property
     def kl_sem(self) -> float:
-        return _sem(self.kl)
+        return _sem(self.per_prompt("kl"))
 
     def summary(self) -> str:
-        """One line: mean reward and mean KL, each with its standard error."""
+        """One line: mean reward (and judge score) and mean KL, each with its standard error over prompts."""
+        judge = ""
+        if self.judge_scores is not None:
+            judge = f", judge {self.per_prompt('judge').mean():.3f} ± {_sem(self.per_prompt('judge')):.3f}"
+        n_prompts = len(self) // self.samples_per_prompt
         return (
-            f"reward {self.mean_reward:+.3f} ± {self.reward_sem:.3f}, KL to the reference {self.mean_kl:.3f} "
-            f"± {self.kl_sem:.3f} nats ({len(self)} prompts, {float(self.lengths.double().mean()):.1f} tokens)"
+            f"reward {self.mean_reward:+.3f} ± {self.reward_sem:.3f}{judge}, KL to the reference {self.mean_kl:.3f} "
+            f"± {self.kl_sem:.3f} nats ({n_prompts} prompts x {self.samples_per_prompt}, "
+            f"{float(self.lengths.double().mean()):.1f} tokens)"
         )
+
+
+EVALUATION_METRICS = ("reward", "judge", "kl", "length", "ended", "distinct_2", "repeated_4gram", "mentions_movie")
+
+
+def _scores_of(name: str, scorer: Any, texts: list[str], prompts: list[str]) -> torch.Tensor:
+    scores = torch.as_tensor(scorer.score(texts, prompts=prompts)).float().cpu()
+    if scores.shape != (len(texts),):
+        raise ValueError(f"`{name}.score` returned shape {tuple(scores.shape)}, expected ({len(texts)},).")
+    return scores
 
 
 @torch.no_grad()
@@ -290,22 +357,28 @@ def evaluate_policy(
     *,
     max_new_tokens: int,
     seed: int,
+    samples_per_prompt: int = 1,
+    judge: Any = None,
     greedy: bool = False,
     batch_size: int = 16,
 ) -> PolicyEvaluation:
-    """Sample one completion per prompt (seeded by `seed`, or greedy), score it with `reward_model.score(texts)`
-    and measure its log-ratio to the reference model (`model` with its LoRA adapter disabled; a model without
-    LoRA layers is its own reference, KL 0). Prompts go in batches of `batch_size`."""
+    """Sample `samples_per_prompt` completions per prompt (seeded by `seed`, or greedy), score them with
+    `reward_model.score(texts, prompts=...)` and, when given, the independent `judge` (the same call), and measure
+    each one's log-ratio to the reference model (`model` with its LoRA adapter disabled; a model without LoRA layers
+    is its own reference, KL 0). Completions are sampled in batches of `batch_size`."""
     if isinstance(prompts, str) or not prompts:
         raise ValueError("`prompts` must be a non-empty list of strings: evaluate on at least one prompt.")
-    if not callable(getattr(reward_model, "score", None)):
-        raise TypeError("`reward_model` must have a `score(texts) -> Tensor` method (a RewardModel).")
+    require_range("samples_per_prompt", samples_per_prompt, low=1)
+    for name, scorer in (("reward_model", reward_model), ("judge", judge)):
+        if scorer is not None and not callable(getattr(scorer, "score", None)):
+            raise TypeError(f"`{name}` must have a `score(texts, prompts=...) -> Tensor` method (a RewardModel).")
     generator = make_generator(seed, device_of(model))
     has_lora = bool(lora_layers(model))
+    repeated = [p for p in prompts for _ in range(samples_per_prompt)]
     completions: list[str] = []
-    kls, lengths = [], []
-    for start in range(0, len(prompts), batch_size):
-        chunk = list(prompts[start : start + batch_size])
+    kls, lengths, ended = [], [], []
+    for start in range(0, len(repeated), batch_size):
+        chunk = repeated[start : start + batch_size]
         samples = sample_completions(
             model, tokenizer, chunk, max_new_tokens=max_new_tokens, generator=generator, greedy=greedy
         )
@@ -317,8 +390,19 @@ def evaluate_policy(
         else:
             kls.append(torch.zeros(len(chunk)))
         lengths.append(samples.lengths.cpu())
+        ended.append(samples.ended.cpu())
         completions += samples.completions
-    rewards = torch.as_tensor(reward_model.score(completions)).float().cpu()
-    if rewards.shape != (len(prompts),):
-        raise ValueError(f"`reward_model.score` returned shape {tuple(rewards.shape)}, expected ({len(prompts)},).")
-    return PolicyEvaluation(list(prompts), completions, rewards, torch.cat(kls), torch.cat(lengths))
+    rewards = _scores_of("reward_model", reward_model, completions, repeated)
+    judged = _scores_of("judge", judge, completions, repeated) if judge is not None else None
+    return PolicyEvaluation(
+        repeated, completions, rewards, torch.cat(kls), torch.cat(lengths), torch.cat(ended), judged, samples_per_prompt
+    )
+
+
+def compare_policies(after: PolicyEvaluation, before: PolicyEvaluation, metric: str = "judge", **bootstrap: Any) -> Any:
+    """`after - before` on `metric`, paired by prompt (each prompt's samples averaged first, so the bootstrap
+    resamples prompts, not samples): an `Interval` (mean, low, high). Both must judge the same prompts with the
+    same number of samples each."""
+    if after.prompts != before.prompts:
+        raise ValueError("`after` and `before` must evaluate the same prompts, in the same order, the same times each.")
+    return paired_difference_ci(after.per_prompt(metric).numpy(), before.per_prompt(metric).numpy(), **bootstrap)

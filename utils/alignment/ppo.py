@@ -135,10 +135,23 @@ def ppo_clip_loss(
     return ClipLoss(loss, clip_fraction, approx_kl)
 
 
-def value_loss(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def value_loss(
+    values: torch.Tensor,
+    returns: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    old_values: torch.Tensor | None = None,
+    clip: float = 0.0,
+) -> torch.Tensor:
     """Half the mean squared error between the value head's `values` and the `returns` (advantages + old values)
-    over the counted tokens."""
-    return 0.5 * masked_mean((values - returns.detach()) ** 2, mask)
+    over the counted tokens. With `clip` > 0 (TRL's `cliprange_value`, 0.2) the new values may not leave
+    `old_values +- clip` for free: the larger of the plain and the clipped squared error counts."""
+    error = (values - returns.detach()) ** 2
+    if clip > 0:
+        old = old_values.detach()
+        clipped = old + torch.clamp(values - old, -clip, clip)
+        error = torch.max(error, (clipped - returns.detach()) ** 2)
+    return 0.5 * masked_mean(error, mask)
 
 
 def group_advantages(

@@ -32,6 +32,7 @@ from .ppo import (
     KL_ESTIMATORS,
     ValueHead,
     gae,
+    group_advantages,
     kl_per_token,
     masked_mean,
     ppo_clip_loss,
@@ -47,15 +48,20 @@ __all__ = [
     "PPORecipe",
     "Rollout",
     "load_ppo_policy",
+    "new_policy",
     "ppo_policy_dir",
     "ppo_rollout",
     "ppo_training_info",
     "ppo_update",
+    "prompt_batches",
+    "reference_score_scale",
     "save_ppo_policy",
+    "shaped_scores",
     "train_ppo",
 ]
 
 PPO_NAME = "ppo-policy"
+ADVANTAGES = ("gae", "grpo", "rloo")
 ADAPTER_FILE = "adapter.safetensors"
 
 
@@ -69,7 +75,7 @@ class PPORecipe:
     `ppo_update` read theirs, and `load_ppo_policy` trains with it when the adapter is not cached."""
 
     iterations: int = 24  # rollouts (each: sample, score, then `epochs` passes of minibatch steps)
-    batch_size: int = 8  # prompts per rollout (one completion each)
+    batch_size: int = 8  # completions per rollout: batch_size / group_size prompts, group_size completions each
     minibatch_size: int = 4  # completions per optimizer step: 2 minibatches, so the clip can act
     epochs: int = 2
     max_new_tokens: int = 24
@@ -82,7 +88,14 @@ class PPORecipe:
     lam: float = 0.95
     clip: float = 0.2
     max_grad_norm: float = 1.0
-    whiten_advantages: bool = True
+    whiten_advantages: bool = True  # "gae" and "rloo": advantages to mean 0, std 1 over the batch
+    # How advantages are estimated: "gae" (PPO: a value head and GAE), "grpo" (no value head: each completion's
+    # reward minus its group's mean, over the group's std) or "rloo" (no value head: minus the mean of the others).
+    advantage: str = "gae"
+    group_size: int = 1  # completions sampled per prompt ("grpo" and "rloo" need at least 2)
+    value_clip: float = 0.0  # > 0: the clipped value loss (TRL's cliprange_value is 0.2); "gae" only
+    normalize_scores: bool = False  # reward-model scores to mean 0, std 1 on the reference's own samples
+    missing_eos_penalty: float = 0.0  # subtracted from the score of a completion cut off before its end token
     lora_r: int = 8
     lora_alpha: float = 16.0
     lora_targets: tuple[str, ...] = field(default=("q_proj", "v_proj"))
@@ -95,20 +108,28 @@ class PPORecipe:
     def __post_init__(self) -> None:
         require_training_recipe(
             self,
-            counts=("iterations", "minibatch_size", "epochs", "max_new_tokens", "lora_r"),
+            counts=("iterations", "minibatch_size", "epochs", "max_new_tokens", "lora_r", "group_size"),
             positive=("value_lr", "lora_alpha", "clip"),
-            non_negative=("value_coef", "beta", "max_grad_norm"),
+            non_negative=("value_coef", "beta", "max_grad_norm", "value_clip", "missing_eos_penalty"),
             fractions=("gamma", "lam"),
-            choices={"kl_estimator": KL_ESTIMATORS},
+            choices={"kl_estimator": KL_ESTIMATORS, "advantage": ADVANTAGES},
         )
         require_range("clip", self.clip, high=1.0, high_inclusive=False)
         require_range("minibatch_size", self.minibatch_size, high=self.batch_size)
+        if self.batch_size % self.group_size:
+            raise ValueError(f"`batch_size` ({self.batch_size}) must be a multiple of `group_size` ({self.group_size})")
+        if self.advantage != "gae" and self.group_size < 2:
+            raise ValueError(f"advantage={self.advantage!r} compares completions of one prompt: `group_size` >= 2.")
 
     def smoke(self) -> PPORecipe:
         """The same recipe shrunk to a few seconds (for the smoke runs of the tests), against the smoke reward model."""
         return replace(
             self, iterations=2, batch_size=4, minibatch_size=2, epochs=2, max_new_tokens=8, reward_smoke=True
         )
+
+    @property
+    def uses_value_head(self) -> bool:
+        return self.advantage == "gae"
 
     def reward_recipe(self) -> RewardRecipe:
         """The recipe of the reward model this run optimises (`REWARD_RECIPE`, or its smoke version)."""
@@ -126,9 +147,9 @@ PPO_RECIPE = PPORecipe()
 class Rollout:
     """Everything PPO needs from one batch of sampled completions, per completion token `[B, T]` (0 where the
     completion mask is 0): the sampling policy's log-probs (`old_logps`), the reference's (`ref_logps`), the value
-    head's `old_values`, the per-token `kl` estimate, the per-token `rewards`, the `advantages` (GAE, whitened
-    when asked) and the `returns` (raw advantages + old values), the policy's `entropy`; per row the reward model's
-    `scores` `[B]`."""
+    head's `old_values` (0 without a value head), the per-token `kl` estimate, the per-token `rewards`, the
+    `advantages` and the `returns` (raw advantages + old values; 0 without a value head), the policy's `entropy`;
+    per row the reward model's raw `scores` `[B]`."""
 
     samples: Samples
     old_logps: torch.Tensor
@@ -146,8 +167,9 @@ class Rollout:
         return self.samples.completion_mask
 
     def stats(self) -> dict[str, float]:
-        """Batch means: reward-model score, summed KL per completion, score - beta * KL (`reward`, the objective),
-        entropy per token (nats), completion length (tokens)."""
+        """Batch means: reward-model score, summed KL per completion, the summed per-token rewards (`reward`, the
+        objective: score - beta * KL, after any normalisation or penalty), entropy per token (nats), completion
+        length (tokens), share of completions that ended with the end token."""
         mask = self.mask
         return {
             "score": float(self.scores.mean()),
@@ -155,46 +177,64 @@ class Rollout:
             "reward": float(self.rewards.sum(dim=1).mean()),
             "entropy": float(masked_mean(self.entropy, mask)),
             "length": float(mask.sum(dim=1).float().mean()),
+            "ended": float(self.samples.ended.float().mean()),
         }
+
+
+def shaped_scores(
+    scores: torch.Tensor, ended: torch.Tensor, recipe: PPORecipe, scale: tuple[float, float] | None = None
+) -> torch.Tensor:
+    """The reward-model scores the policy is rewarded with: normalised with `scale` = (mean, std) of the reference's
+    own scores when given, minus `recipe.missing_eos_penalty` where a completion did not end."""
+    if scale is not None:
+        scores = (scores - scale[0]) / scale[1]
+    return scores - recipe.missing_eos_penalty * (~ended.to(scores.device)).to(scores.dtype)
 
 
 @torch.no_grad()
 def ppo_rollout(
     model: Any,
-    value_head: ValueHead,
+    value_head: ValueHead | None,
     tokenizer: Any,
     reward_model: Any,
     prompts: Sequence[str],
     recipe: PPORecipe = PPO_RECIPE,
     *,
     generator: torch.Generator | int = 0,
+    score_scale: tuple[float, float] | None = None,
 ) -> Rollout:
-    """Sample one completion per prompt from `model` (the policy: its LoRA adapter on; `recipe.max_new_tokens` at
-    most, drawn with `generator`), then score it: the policy's log-probs, entropies and values (one forward pass),
-    the reference's log-probs (the same model, adapter off), the reward model's score, the per-token KL
-    (`recipe.kl_estimator`) and rewards (`recipe.beta`), and the GAE advantages (`recipe.gamma`, `recipe.lam`,
-    whitened if `recipe.whiten_advantages`) and returns."""
+    """Sample one completion per entry of `prompts` from `model` (the policy: its LoRA adapter on;
+    `recipe.max_new_tokens` at most, drawn with `generator`; for "grpo" and "rloo" each prompt appears
+    `recipe.group_size` times in a row), then score it: the policy's log-probs, entropies and values (one forward
+    pass; no values without a value head), the reference's log-probs (the same model, adapter off), the reward
+    model's score of (prompt, completion), the per-token KL (`recipe.kl_estimator`) and rewards (`recipe.beta`), and
+    the advantages: GAE with the value head ("gae", `recipe.gamma`, `recipe.lam`), or one per completion from its
+    group ("grpo", "rloo") on every token; whitened over the batch if `recipe.whiten_advantages` ("gae", "rloo")."""
     samples = sample_completions(model, tokenizer, prompts, max_new_tokens=recipe.max_new_tokens, generator=generator)
     mask = samples.completion_mask.float()
-    policy = completion_log_probs(model, samples, with_entropy=True, with_hidden=True)
-    values = value_head(policy.hidden) * mask
+    policy = completion_log_probs(model, samples, with_entropy=True, with_hidden=value_head is not None)
+    values = value_head(policy.hidden) * mask if value_head is not None else torch.zeros_like(mask)
     with disable_lora(model):
         ref_logps = completion_log_probs(model, samples).log_probs
-    scores = torch.as_tensor(reward_model.score(samples.completions)).float().to(mask.device)
+    raw = torch.as_tensor(reward_model.score(samples.completions, prompts=samples.prompts)).float().to(mask.device)
+    scores = shaped_scores(raw, samples.ended, recipe, score_scale)
     kl = kl_per_token(policy.log_probs, ref_logps, recipe.kl_estimator) * mask
     rewards = token_rewards(scores, kl, mask, recipe.beta)
-    advantages = gae(rewards, values, recipe.gamma, recipe.lam) * mask
-    returns = advantages + values
-    if recipe.whiten_advantages:
+    if recipe.advantage == "gae":
+        advantages = gae(rewards, values, recipe.gamma, recipe.lam) * mask
+        returns = advantages + values
+    else:  # one advantage per completion, from the other completions of its prompt, on each of its tokens
+        baseline = "mean" if recipe.advantage == "grpo" else "leave_one_out"
+        advantages = group_advantages(rewards.sum(dim=1), recipe.group_size, baseline=baseline)[:, None] * mask
+        returns = torch.zeros_like(mask)
+    if recipe.whiten_advantages and recipe.advantage != "grpo":
         advantages = whiten(advantages, mask)
-    return Rollout(
-        samples, policy.log_probs, ref_logps, values, policy.entropy, scores, kl, rewards, advantages, returns
-    )
+    return Rollout(samples, policy.log_probs, ref_logps, values, policy.entropy, raw, kl, rewards, advantages, returns)
 
 
 def ppo_update(
     model: nn.Module,
-    value_head: ValueHead,
+    value_head: ValueHead | None,
     optimizer: torch.optim.Optimizer,
     rollout: Rollout,
     recipe: PPORecipe = PPO_RECIPE,
@@ -202,9 +242,9 @@ def ppo_update(
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """`recipe.epochs` passes over the rollout in minibatches of `recipe.minibatch_size` completions (shuffled with
-    `generator`), one optimizer step each, on `ppo_clip_loss + recipe.value_coef * value_loss` (gradients clipped
-    at `recipe.max_grad_norm`). Returns the means over the steps of `policy_loss`, `value_loss`, `clip_fraction`,
-    `approx_kl`, and the number of `steps`.
+    `generator`), one optimizer step each, on `ppo_clip_loss + recipe.value_coef * value_loss` (no value loss
+    without a value head; gradients clipped at `recipe.max_grad_norm`). Returns the means over the steps of
+    `policy_loss`, `value_loss`, `clip_fraction`, `approx_kl`, and the number of `steps`.
 
     With one minibatch and one epoch the ratio is exactly 1 at the only step and nothing is clipped: the clip
     only acts from the second step on a batch.
@@ -219,12 +259,15 @@ def ppo_update(
             on_device = rows.to(rollout.old_logps.device)
             batch = rollout.samples.select(rows)
             mask = batch.completion_mask
-            out = completion_log_probs(model, batch, with_hidden=True)
+            out = completion_log_probs(model, batch, with_hidden=value_head is not None)
             pg = ppo_clip_loss(
                 out.log_probs, rollout.old_logps[on_device], rollout.advantages[on_device], mask, recipe.clip
             )
-            vl = value_loss(value_head(out.hidden), rollout.returns[on_device], mask)
-            loss = pg.loss + recipe.value_coef * vl
+            loss, vl = pg.loss, torch.zeros(())
+            if value_head is not None:
+                old_values, returns = rollout.old_values[on_device], rollout.returns[on_device]
+                vl = value_loss(value_head(out.hidden), returns, mask, old_values=old_values, clip=recipe.value_clip)
+                loss = loss + recipe.value_coef * vl
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, recipe.max_grad_norm)
@@ -247,14 +290,16 @@ def ppo_update(
 @dataclass
 class PPOHistory:
     """Per iteration: the rollout's means (`score` of the reward model, summed `kl`, `reward` = score - beta KL,
-    `entropy`, `length`), the update's means (`policy_loss`, `value_loss`, `clip_fraction`, `approx_kl`), the
-    wall-clock `seconds` since the start, and the sampled `completions` with their `prompts`."""
+    `entropy`, `length`, share `ended`), the update's means (`policy_loss`, `value_loss`, `clip_fraction`,
+    `approx_kl`), the wall-clock `seconds` since the start, and the sampled `completions` with their `prompts`;
+    once, the (mean, std) of the reference's scores when the recipe normalises them (`score_scale`)."""
 
     score: list[float] = field(default_factory=list)
     kl: list[float] = field(default_factory=list)
     reward: list[float] = field(default_factory=list)
     entropy: list[float] = field(default_factory=list)
     length: list[float] = field(default_factory=list)
+    ended: list[float] = field(default_factory=list)
     policy_loss: list[float] = field(default_factory=list)
     value_loss: list[float] = field(default_factory=list)
     clip_fraction: list[float] = field(default_factory=list)
@@ -262,18 +307,53 @@ class PPOHistory:
     seconds: list[float] = field(default_factory=list)
     prompts: list[list[str]] = field(default_factory=list)
     completions: list[list[str]] = field(default_factory=list)
+    score_scale: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _prompt_batches(prompts: Sequence[str], batch_size: int, iterations: int, seed: int) -> list[list[str]]:
-    """`iterations` batches of `batch_size` prompts: the prompts shuffled once (seeded), then taken in turn."""
-    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed)).tolist()
+def prompt_batches(prompts: Sequence[str], recipe: PPORecipe) -> list[list[str]]:
+    """The prompts of each of `recipe.iterations` rollouts: the prompts shuffled once (seeded with `recipe.seed`),
+    taken in turn, `batch_size / group_size` per rollout, each repeated `group_size` times in a row."""
+    per_batch = recipe.batch_size // recipe.group_size
+    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(recipe.seed)).tolist()
     stream = [prompts[i] for i in order]
-    while len(stream) < batch_size * iterations:
+    while len(stream) < per_batch * recipe.iterations:
         stream += stream[: len(prompts)]
-    return [stream[i * batch_size : (i + 1) * batch_size] for i in range(iterations)]
+    batches = [stream[i * per_batch : (i + 1) * per_batch] for i in range(recipe.iterations)]
+    return [[p for p in batch for _ in range(recipe.group_size)] for batch in batches]
+
+
+@torch.no_grad()
+def reference_score_scale(
+    model: Any, tokenizer: Any, reward_model: Any, prompts: Sequence[str], recipe: PPORecipe, *, n: int = 64
+) -> tuple[float, float]:
+    """Mean and standard deviation of the reward model's scores of the reference's own completions (one each for
+    the first `n` prompts, sampled with seed `recipe.seed + 1`): the scale `normalize_scores` divides by."""
+    chosen = list(prompts[:n])
+    with disable_lora(model):
+        samples = sample_completions(
+            model, tokenizer, chosen, max_new_tokens=recipe.max_new_tokens, generator=recipe.seed + 1
+        )
+    scores = torch.as_tensor(reward_model.score(samples.completions, prompts=chosen)).double()
+    return float(scores.mean()), float(scores.std().clamp(min=1e-6))
+
+
+def new_policy(model: nn.Module, recipe: PPORecipe) -> tuple[ValueHead | None, torch.optim.Optimizer]:
+    """Give `model` a fresh adapter (B = 0, A from `recipe.seed`, any old adapter removed), in eval mode (no
+    dropout), and return a fresh value head (None unless `recipe.advantage` is "gae") and the AdamW optimizer of
+    both: the start of every `train_ppo` run."""
+    set_seed(recipe.seed)
+    if lora_layers(model):
+        remove_lora(model)
+    add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
+    model.eval()  # no dropout: the sampling policy and the trained policy are the same function
+    value_head = ValueHead(model.config.hidden_size).to(device_of(model)) if recipe.uses_value_head else None
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": recipe.lr}]
+    if value_head is not None:
+        groups.append({"params": list(value_head.parameters()), "lr": recipe.value_lr})
+    return value_head, torch.optim.AdamW(groups, weight_decay=0.0)
 
 
 def train_ppo(
@@ -285,12 +365,12 @@ def train_ppo(
     prompts: Sequence[str] | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
-) -> tuple[nn.Module, ValueHead, PPOHistory]:
-    """Run `recipe.iterations` PPO iterations on `model` (SmolLM2 loaded when None) against `reward_model` (the
-    course's, `load_reward_model(recipe.reward_recipe())`, when None), with prompts drawn in turn from `prompts`
-    (default: every training prompt, `review_prompts("train")`). Any adapter of `model` is replaced by a fresh one
-    (B = 0, A from `recipe.seed`), so the same recipe always trains the same adapter. Returns
-    `(model with the trained adapter, in eval mode, value head, history)`."""
+) -> tuple[nn.Module, ValueHead | None, PPOHistory]:
+    """Run `recipe.iterations` PPO iterations (or GRPO / RLOO ones: `recipe.advantage`) on `model` (SmolLM2 loaded
+    when None) against `reward_model` (the course's, `load_reward_model(recipe.reward_recipe())`, when None), with
+    prompts drawn in turn from `prompts` (default: every training prompt, `review_prompts("train")`). Any adapter of
+    `model` is replaced by a fresh one (`new_policy`), so the same recipe always trains the same adapter. Returns
+    `(model with the trained adapter, in eval mode, value head or None, history)`."""
     require_type("recipe", recipe, PPORecipe)
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
@@ -302,28 +382,20 @@ def train_ppo(
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise ValueError("`prompts` must be a non-empty list of strings.")
 
-    set_seed(recipe.seed)
-    if lora_layers(model):
-        remove_lora(model)
-    add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
-    model.eval()  # no dropout: the sampling policy and the trained policy are the same function
-    device = device_of(model)
-    value_head = ValueHead(model.config.hidden_size).to(device)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for p in model.parameters() if p.requires_grad], "lr": recipe.lr},
-            {"params": list(value_head.parameters()), "lr": recipe.value_lr},
-        ],
-        weight_decay=0.0,
-    )
-    sampler = make_generator(recipe.seed, device)
+    value_head, optimizer = new_policy(model, recipe)
+    sampler = make_generator(recipe.seed, device_of(model))
     shuffler = torch.Generator().manual_seed(recipe.seed)
     history = PPOHistory()
     start = time.perf_counter()
-    batches = _prompt_batches(prompts, recipe.batch_size, recipe.iterations, recipe.seed)
-    bar = tqdm(batches, desc="PPO", disable=not progress)
+    scale = None
+    if recipe.normalize_scores:
+        scale = reference_score_scale(model, tokenizer, reward_model, prompts, recipe)
+        history.score_scale = list(scale)
+    bar = tqdm(prompt_batches(prompts, recipe), desc=recipe.advantage.upper(), disable=not progress)
     for batch_prompts in bar:
-        rollout = ppo_rollout(model, value_head, tokenizer, reward_model, batch_prompts, recipe, generator=sampler)
+        rollout = ppo_rollout(
+            model, value_head, tokenizer, reward_model, batch_prompts, recipe, generator=sampler, score_scale=scale
+        )
         update = ppo_update(model, value_head, optimizer, rollout, recipe, generator=shuffler)
         stats = rollout.stats()
         for key, value in stats.items():
