@@ -323,7 +323,13 @@ def test_train_save_and_load_the_dpo_policy(tokenizer: Any, tmp_path, monkeypatc
         load_dpo_policy(recipe, train_if_missing=False)
     with pytest.raises(FileNotFoundError, match="dpo-policy"):
         dpo_training_info(recipe)
+    splits = []
+    real_rows = dpo.preference_rows
+    monkeypatch.setattr(
+        dpo, "preference_rows", lambda split, *a, **k: splits.append(split) or real_rows(split, *a, **k)
+    )
     model, _, history, loss_fn = train_dpo(recipe, progress=False)
+    assert splits == ["train", "validation"], "validation pairs come from held-out training movies, never test"
     assert len(history.train_loss) == recipe.steps and len(loss_fn.train_log) == recipe.steps
     assert history.val_loss[0] == pytest.approx(math.log(2), abs=1e-6)  # step 0: policy = reference
     folder = save_dpo_policy(model, recipe, history)

@@ -258,7 +258,7 @@ class DPORecipe:
 
     steps: int = 32
     batch_size: int = 4  # pairs per step (8 sequences per forward pass)
-    n_val: int = 8  # held-out pairs for the validation loss during training
+    n_val: int = 8  # validation pairs (training-split movies held out of "train") for the loss during training
     eval_every: int = 16
     beta: float = 0.1  # TRL's default
     loss_type: str = "sigmoid"  # "sigmoid" (DPO) or "ipo" (IPO, where beta is IPO's tau), as in `dpo_loss`
@@ -307,7 +307,8 @@ def train_dpo(
     same recipe always trains the same adapter) with the DPO loss on `recipe.steps * recipe.batch_size` training
     pairs (`preference_rows`, each seen once) through `train_with_recipe`.
     Returns `(model in eval mode, tokenizer, history, loss_fn)`; `loss_fn.train_log` holds the per-step implicit
-    rewards, `history.val_loss` the DPO loss on `recipe.n_val` held-out pairs."""
+    rewards, `history.val_loss` the DPO loss on `recipe.n_val` pairs of `preference_rows("validation")` (movies of the
+    training split held out of training; the test pairs are left for the final measurement)."""
     require_type("recipe", recipe, DPORecipe)
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
@@ -324,7 +325,7 @@ def train_dpo(
     )
     val_loader = None
     if recipe.n_val:
-        val_rows = preference_rows("test", recipe.n_val, seed=recipe.seed)
+        val_rows = preference_rows("validation", recipe.n_val, seed=recipe.seed)  # training movies, never test
         val_loader = DataLoader(val_rows, batch_size=recipe.batch_size, collate_fn=collate)
     loss_fn = DPOLossFn(recipe.beta, recipe.loss_type)
     history = train_with_recipe(
