@@ -418,3 +418,18 @@ def test_cached_adapter_is_trained_once_then_loaded(
     assert save_ppo_policy(loaded, recipe) == ppo_policy_dir(recipe)
     with pytest.raises(TypeError, match="recipe"):
         load_ppo_policy("ppo")
+
+
+def test_a_checkpoint_equals_the_shorter_run(tokenizer: Any) -> None:
+    """on_iteration sees the adapter after iteration i: the adapter a run of i iterations ends with."""
+    recipe = replace(PPO_RECIPE, iterations=3, batch_size=4, minibatch_size=2, max_new_tokens=4, lora_r=2)
+    kept = {}
+
+    def keep(i: int, model: Any, history: PPOHistory) -> None:
+        kept[i] = (lora_state_dict(model), len(history.score))
+
+    run = {"model": small_policy(tokenizer), "tokenizer": tokenizer, "reward_model": LengthReward(), "prompts": PROMPTS}
+    train_ppo(recipe, **run, progress=False, on_iteration=keep)
+    short, _, _ = train_ppo(replace(recipe, iterations=2), **run, progress=False)
+    assert sorted(kept) == [1, 2, 3] and kept[2][1] == 2
+    assert all(torch.equal(kept[2][0][k], v) for k, v in lora_state_dict(short).items())

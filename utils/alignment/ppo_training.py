@@ -11,7 +11,7 @@ objective plus a value loss (`ppo_update`). `train_ppo` runs `recipe.iterations`
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -365,11 +365,14 @@ def train_ppo(
     prompts: Sequence[str] | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    on_iteration: Callable[[int, nn.Module, PPOHistory], None] | None = None,
 ) -> tuple[nn.Module, ValueHead | None, PPOHistory]:
     """Run `recipe.iterations` PPO iterations (or GRPO / RLOO ones: `recipe.advantage`) on `model` (SmolLM2 loaded
     when None) against `reward_model` (the course's, `load_reward_model(recipe.reward_recipe())`, when None), with
     prompts drawn in turn from `prompts` (default: every training prompt, `review_prompts("train")`). Any adapter of
-    `model` is replaced by a fresh one (`new_policy`), so the same recipe always trains the same adapter. Returns
+    `model` is replaced by a fresh one (`new_policy`), so the same recipe always trains the same adapter.
+    `on_iteration(i, model, history)`, when given, is called after iteration i (1, 2, ...) with the history so far,
+    e.g. to keep a checkpoint; it must not change the model or draw from the global random generators. Returns
     `(model with the trained adapter, in eval mode, value head or None, history)`."""
     require_type("recipe", recipe, PPORecipe)
     if (model is None) != (tokenizer is None):
@@ -406,6 +409,8 @@ def train_ppo(
         history.prompts.append(list(batch_prompts))
         history.completions.append(list(rollout.samples.completions))
         bar.set_postfix(score=f"{stats['score']:+.2f}", kl=f"{stats['kl']:.2f}")
+        if on_iteration is not None:
+            on_iteration(len(history.score), model, history)
     return model.eval(), value_head, history
 
 
