@@ -76,7 +76,7 @@ def _check_prompts(texts: Sequence[str], prompts: Sequence[str] | None) -> None:
         raise ValueError(f"`prompts` must hold one prompt per text: got {len(prompts)} prompts for {len(texts)} texts.")
 
 
-def encode_reviews(
+def _encode_reviews(
     tokenizer: Any,
     texts: Sequence[str],
     prompts: Sequence[str] | None = None,
@@ -137,9 +137,9 @@ class RewardModel(nn.Module):
 
     def encode(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """`{"input_ids", "attention_mask"}` for `texts` (with `prompts`, one per text, when the model reads them),
-        right-padded to the longest row, cut at `max_length` tokens (`encode_reviews`)."""
+        right-padded to the longest row, cut at `max_length` tokens (`_encode_reviews`)."""
         self._check_inputs(texts, prompts)
-        return encode_reviews(self.tokenizer, texts, prompts if self.with_prompt else None, max_length=self.max_length)
+        return _encode_reviews(self.tokenizer, texts, prompts if self.with_prompt else None, max_length=self.max_length)
 
     @torch.no_grad()
     def score(
@@ -174,7 +174,7 @@ class PreferenceCollator:
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
         texts = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
         prompts = [r["prompt"] for r in rows] * 2 if self.with_prompt else None
-        return encode_reviews(self.tokenizer, texts, prompts, max_length=self.max_length)
+        return _encode_reviews(self.tokenizer, texts, prompts, max_length=self.max_length)
 
 
 def reward_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
@@ -354,7 +354,7 @@ def tokenize_preferences(
     rows: Sequence[Mapping[str, str]], tokenizer: Any, *, max_length: int = 96, with_prompt: bool = True
 ) -> Any:
     """A `datasets.Dataset` with the columns `chosen_ids` and `rejected_ids`: each text (with `with_prompt`, the pair
-    of its row's prompt and the text) tokenized and cut at `max_length` by `encode_reviews`, exactly as
+    of its row's prompt and the text) tokenized and cut at `max_length` by `_encode_reviews`, exactly as
     `PreferenceCollator` does. TRL's `RewardTrainer` takes such a tokenized dataset as it is (a raw text dataset
     would get the tokenizer's EOS token appended, which a BERT tokenizer lacks); its collator pads the ids and builds
     the attention mask, and passes no `token_type_ids`, as ours."""
@@ -364,6 +364,6 @@ def tokenize_preferences(
 
     def ids(side: str) -> list[list[int]]:
         texts = [r[side] for r in rows]
-        return encode_reviews(tokenizer, texts, prompts, max_length=max_length, padding=False)["input_ids"]
+        return _encode_reviews(tokenizer, texts, prompts, max_length=max_length, padding=False)["input_ids"]
 
     return Dataset.from_dict({"chosen_ids": ids("chosen"), "rejected_ids": ids("rejected")})
