@@ -43,7 +43,10 @@ from .ppo import (
 from .reward import REWARD_RECIPE, RewardRecipe, load_reward_model
 
 __all__ = [
+    "GRPO_RECIPE",
     "PPO_RECIPE",
+    "RLOO_RECIPE",
+    "TIGHT_BETA",
     "PPOHistory",
     "PPORecipe",
     "Rollout",
@@ -137,6 +140,11 @@ class PPORecipe:
 
 
 PPO_RECIPE = PPORecipe()
+# Notebook 13's other runs, which notebook 14 reads back from the cache for its reward-KL chart: the beta sweep
+# (0, PPO_RECIPE.beta, TIGHT_BETA) and GRPO / RLOO with groups of 4 out of the same 8 completions per rollout.
+TIGHT_BETA = 0.5
+GRPO_RECIPE = replace(PPO_RECIPE, advantage="grpo", group_size=4)
+RLOO_RECIPE = replace(PPO_RECIPE, advantage="rloo", group_size=4)
 
 
 # ----------------------------------------------------------------------------------------------------------------
