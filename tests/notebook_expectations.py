@@ -492,19 +492,55 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         # even after a few smoke steps the head has learned that "boring" is worse than "brilliant"
         "boring_repeated_best_reward": less_than("brilliant_repeated_best_reward"),
         "cache_difference": (0.0, 1e-5),  # load_reward_model gives back the model the notebook trained
+        "forward_max_diff": (0.0, 1e-5),  # the reward head written in cells = RewardModel.forward
+        "longest_pair_tokens": (10, 96),
+        "val_accuracy_before": (0.0, 1.0),
+        "val_accuracy_after": (0.0, 1.0),
+        "accuracy_after_pair_low": all_of(between(0.0, 1.0), less_than("accuracy_after", -1e-9)),
+        "accuracy_after_pair_high": all_of(between(0.0, 1.0), greater_than("accuracy_after", -1e-9)),
+        "cluster_width_ratio": (0.2, 5.0),
+        "accuracy_gain_low": (-1.0, 1.0),
+        "trl_minus_ours_low": less_than("trl_minus_ours_accuracy", -1e-9),
+        "trl_minus_ours_high": greater_than("trl_minus_ours_accuracy", -1e-9),
+        "reward_spread_ratio": (0.0, None),
+        "calibration_error": (0.0, 1.0),
+        "mean_confidence": (0.5, 1.0),
+        "prompt_effect": (-20.0, 20.0),
+        "prompt_effect_low": less_than("prompt_effect", -1e-9),
+        "prompt_effect_high": greater_than("prompt_effect", -1e-9),
+        "prompt_effect_share_of_margin": (0.0, None),
+        "hard_prompt_effect": (-20.0, 20.0),
+        "hard_prompt_effect_low": less_than("hard_prompt_effect", -1e-9),
+        "hard_accuracy": (0.0, 1.0),
+        "hard_minus_ours_accuracy": (-1.0, 1.0),
+        "hard_minus_ours_low": less_than("hard_minus_ours_accuracy", -1e-9),
+        "hard_minus_ours_high": greater_than("hard_minus_ours_accuracy", -1e-9),
+        "judge_accuracy": (0.0, 1.0),
+        "judge_accuracy_low": less_than("judge_accuracy", -1e-9),
+        "judge_agreement": (0.0, 1.0),
+        "judge_agreement_low": less_than("judge_agreement", -1e-9),
+        "judge_agreement_high": greater_than("judge_agreement", -1e-9),
+        "judge_rank_correlation": (-1.0, 1.0),
+        "judge_training_overlap": (0, 48),
+        "judge_unseen_accuracy": (0.0, 1.0),
+        "judge_hacks_above_median_share": (0.0, 1.0),
         "notebook_seconds": (0.0, 90.0),
     },
     # RLHF with PPO (filled by notebook 13's author).
     "13-rlhf-with-ppo": {
         # LoRA r = 8 on q_proj and v_proj of SmolLM2: 460,800 of 134.5M parameters
         "trainable_share": (0.0034, 0.0035),
-        # the smoke run trains a tiny reward model and two PPO iterations: the learning is asserted in full mode
-        # (the gain above the standard error, the KL under the notebook's limit), here only the bookkeeping
+        # the smoke run trains a tiny reward model and two-iteration runs: the learning is claimed in full mode
+        # (scripts/notebook_claims.py), here only the bookkeeping
         "reward_pair_accuracy": (0.0, 1.0),
+        "judge_pair_accuracy": (0.0, 1.0),
+        "cut_off_share": (0.0, 1.0),
         "before_reward_mean": (-20.0, 20.0),
-        "before_reward_sem": (1e-6, 20.0),
+        "before_judge_mean": (0.0, 1.0),  # P(positive)
+        "before_ended_share": (0.0, 1.0),
         "before_kl_mean": equals(0.0),  # a fresh adapter (B = 0) is the reference exactly
         "gae_max_abs_error": (0.0, 1e-6),
+        "iteration_by_hand_max_diff": equals(0.0),  # the cells of section 7 are train_ppo's first iteration
         "ppo_kl_first": equals(0.0),  # the first rollout samples from the reference itself
         "ppo_score_first_half": (-20.0, 20.0),
         "ppo_kl_last": (-10.0, 10.0),
@@ -512,17 +548,33 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "ppo_value_loss_first": (0.0, None),
         "negative_kl_token_share": (0.0, 1.0),
         "after_reward_mean": (-20.0, 20.0),
-        "after_reward_sem": (1e-6, 20.0),
+        "after_judge_mean": (0.0, 1.0),
         "after_kl_mean": (-10.0, 10.0),
-        "after_kl_sem": (0.0, 10.0),
+        "judge_gain": (-1.0, 1.0),
+        "judge_gain_low": Rule("<= judge_gain", lambda v, r: v <= r["judge_gain"] + 1e-12),
         "reward_gain": Rule(
             "== after_reward_mean - before_reward_mean",
             lambda v, r: abs(v - (r["after_reward_mean"] - r["before_reward_mean"])) < 1e-9,
         ),
-        "sweep_loose_kl_last": (-10.0, 10.0),
-        "sweep_tight_kl_last": (-10.0, 10.0),
-        "sweep_loose_score_last": (-20.0, 20.0),
-        "sweep_tight_score_last": (-20.0, 20.0),
+        "reward_gain_low": Rule("<= reward_gain", lambda v, r: v <= r["reward_gain"] + 1e-12),
+        "sweep_loose_kl": (-10.0, 10.0),
+        "sweep_default_kl": Rule("== after_kl_mean", lambda v, r: v == r["after_kl_mean"]),  # the main run
+        "sweep_tight_kl": (-10.0, 10.0),
+        "sweep_loose_judge": (0.0, 1.0),
+        "sweep_loose_reward": (-20.0, 20.0),
+        "sweep_tight_judge": (0.0, 1.0),
+        **{
+            f"{run}_{key}": bounds
+            for run in (
+                "ppo",
+                "grpo",
+                "rloo",
+                "ppo_value_clipping",
+                "ppo_score_normalisation",
+                "ppo_missing_end_penalty",
+            )
+            for key, bounds in (("kl", (-10.0, 10.0)), ("judge_gain_low", (-1.0, 1.0)), ("ended", (0.0, 1.0)))
+        },
         "grpo_reward_first": (-20.0, 20.0),
         "grpo_log_max_abs_diff": (0.0, 1e-4),  # TRL logged the mean and std of our reward function's scores
         "notebook_seconds": (0.0, 90.0),
