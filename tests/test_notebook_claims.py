@@ -44,7 +44,9 @@ def _result(records: dict) -> run_notebooks.RunResult:
 def test_a_broken_claim_fails_the_full_mode_run() -> None:
     notebook = Path("notebooks/week4-alignment/12-reward-models.ipynb")
     good = {"accuracy_after": 0.9, "accuracy_after_low": 0.85, "accuracy_before": 0.5, "val_loss_first": 0.7,
-            "val_loss_last": 0.3, "trl_loss_difference": 0.0}  # fmt: skip
+            "val_loss_last": 0.3, "trl_loss_difference": 0.0, "forward_max_diff": 0.0, "val_accuracy_after": 0.8,
+            "val_accuracy_before": 0.5, "chosen_mean_reward": 1.0, "rejected_mean_reward": -1.0,
+            "longest_pair_tokens": 91, "judge_training_overlap": 74}  # fmt: skip
     result = _result(good)
     run_notebooks.check_full_mode_claims(result, notebook)
     assert result.ok, result.error
