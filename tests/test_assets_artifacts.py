@@ -51,7 +51,7 @@ PINNED = {
     ("reward-model", REWARD_RECIPE): "d9cd7ffd0a18",  # with_prompt, max_length 96: retrained on purpose
     ("reward-model", REWARD_RECIPE.smoke()): "1c3922f7f484",
     ("ppo-policy", PPO_RECIPE): "fc85c5190ca2",
-    ("ppo-policy", PPO_RECIPE.smoke()): "e9304271ae34",
+    ("ppo-policy", PPO_RECIPE.smoke()): "c5e20159ca20",
     ("dpo-policy", DPO_RECIPE): "6e6b5dd2f5a1",
     ("dpo-policy", DPO_RECIPE.smoke()): "5a8f73eb456e",
     ("smollm2-instruct-tuned", INSTRUCTION_RECIPE): "6f96a5f09108",

@@ -127,7 +127,7 @@ class PPORecipe:
     def smoke(self) -> PPORecipe:
         """The same recipe shrunk to a few seconds (for the smoke runs of the tests), against the smoke reward model."""
         return replace(
-            self, iterations=2, batch_size=4, minibatch_size=2, epochs=2, max_new_tokens=8, reward_smoke=True
+            self, iterations=1, batch_size=4, minibatch_size=2, epochs=2, max_new_tokens=8, reward_smoke=True
         )
 
     @property
