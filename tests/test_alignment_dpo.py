@@ -176,27 +176,13 @@ def test_ipo_loss_equals_trl_ipo_on_the_same_batch(tokenizer: Any) -> None:
 
 def test_ipo_minimum_is_a_margin_of_one_over_two_beta() -> None:
     """IPO pulls the averaged log-ratio difference to 1 / (2 beta) and no further (DPO's sigmoid loss keeps falling)."""
-    beta, ones = 0.25, torch.ones(1)
-    at_target = dpo_loss(
-        torch.tensor([2.0]),
-        torch.zeros(1),
-        torch.zeros(1),
-        torch.zeros(1),
-        beta,
-        loss_type="ipo",
-        chosen_lengths=ones,
-        rejected_lengths=ones,
-    )
-    beyond = dpo_loss(
-        torch.tensor([4.0]),
-        torch.zeros(1),
-        torch.zeros(1),
-        torch.zeros(1),
-        beta,
-        loss_type="ipo",
-        chosen_lengths=ones,
-        rejected_lengths=ones,
-    )
+    beta, ones, zero = 0.25, torch.ones(1), torch.zeros(1)
+
+    def ipo_of(chosen_logp: float) -> Any:
+        chosen = torch.tensor([chosen_logp])
+        return dpo_loss(chosen, zero, zero, zero, beta, loss_type="ipo", chosen_lengths=ones, rejected_lengths=ones)
+
+    at_target, beyond = ipo_of(2.0), ipo_of(4.0)
     assert at_target.loss.item() == 0.0 and beyond.loss.item() == pytest.approx(4.0)
     sigmoid = [dpo_loss(torch.tensor([m]), torch.zeros(1), torch.zeros(1), torch.zeros(1), beta).loss for m in (2, 4)]
     assert sigmoid[1] < sigmoid[0]
