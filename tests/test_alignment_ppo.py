@@ -418,6 +418,10 @@ def test_cached_adapter_is_trained_once_then_loaded(
     assert save_ppo_policy(loaded, recipe) == ppo_policy_dir(recipe)
     with pytest.raises(TypeError, match="recipe"):
         load_ppo_policy("ppo")
+    # the folder's name does not show the reward model: a changed REWARD_RECIPE makes the adapter stale
+    monkeypatch.setattr(PPORecipe, "reward_recipe", lambda self: replace(ppo_training.REWARD_RECIPE, seed=7))
+    with pytest.raises(RuntimeError, match="another reward model"):
+        load_ppo_policy(recipe, train_if_missing=False)
 
 
 def test_a_checkpoint_equals_the_shorter_run(tokenizer: Any) -> None:

@@ -10,6 +10,7 @@ objective plus a value loss (`ppo_update`). `train_ppo` runs `recipe.iterations`
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -66,6 +67,7 @@ __all__ = [
 PPO_NAME = "ppo-policy"
 ADVANTAGES = ("gae", "grpo", "rloo")
 ADAPTER_FILE = "adapter.safetensors"
+REWARD_FILE = "reward_recipe.json"  # the recipe of the reward model an adapter was trained against
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -433,8 +435,26 @@ def ppo_policy_dir(recipe: PPORecipe = PPO_RECIPE) -> Path:
 
 def save_ppo_policy(model: nn.Module, recipe: PPORecipe, history: PPOHistory | None = None) -> Path:
     """Save the LoRA adapter of `model`, trained with `recipe`, where `load_ppo_policy(recipe)` finds it, with the
-    recipe and the history beside it. Returns the folder."""
-    return save_artifact(PPO_NAME, recipe, lambda folder: save_lora(model, folder / ADAPTER_FILE), history)
+    recipe, the recipe of the reward model it was trained against (`recipe.reward_recipe()`: `load_ppo_policy` refuses
+    the adapter once that changes) and the history beside it. Returns the folder."""
+
+    def write(folder: Path) -> None:
+        save_lora(model, folder / ADAPTER_FILE)
+        (folder / REWARD_FILE).write_text(json.dumps(asdict(recipe.reward_recipe()), indent=1), encoding="utf-8")
+
+    return save_artifact(PPO_NAME, recipe, write, history)
+
+
+def _check_reward_recipe(folder: Path, recipe: PPORecipe) -> None:
+    """ValueError when the adapter in `folder` was trained against another reward model than `recipe` names now
+    (`REWARD_RECIPE` changed since): the recipe's folder name does not show it. Folders written before the course
+    recorded it are accepted."""
+    path = folder / REWARD_FILE
+    if not path.is_file():
+        return
+    wanted = json.loads(json.dumps(asdict(recipe.reward_recipe())))  # tuples as lists, as stored
+    if json.loads(path.read_text(encoding="utf-8")) != wanted:
+        raise ValueError(f"the adapter was trained against another reward model than {wanted}")
 
 
 def ppo_training_info(recipe: PPORecipe = PPO_RECIPE) -> dict[str, Any]:
@@ -457,6 +477,7 @@ def load_ppo_policy(
     model, tokenizer = load_chat_model(device=device)
 
     def read(folder: Path) -> tuple[nn.Module, Any]:
+        _check_reward_recipe(folder, recipe)
         add_policy_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
         load_lora(model, folder / ADAPTER_FILE)
         return model.eval(), tokenizer
