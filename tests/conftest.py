@@ -6,8 +6,8 @@
   found by glob, sorted; the test id is the path under notebooks/). `any_notebook` adds the template and any
   other notebook under notebooks/. New notebooks are picked up automatically.
 * `chat_model` / `tokenizer`: SmolLM2 (the course's chat model) and its tokenizer, loaded once per test session;
-  tests that need them skip when the model package is not installed. `one_thread`: torch on one thread for a
-  module (`pytestmark = pytest.mark.usefixtures("one_thread")`).
+  tests that need them skip when the model package is not installed. `encoder_tokenizer`: MiniLM's tokenizer.
+  `one_thread`: torch on one thread for a module (`pytestmark = pytest.mark.usefixtures("one_thread")`).
 * `run_notebook(path, ...)`: executes a notebook with papermill in smoke mode, in its own folder, and returns
   a `RunResult` (seconds, peak RAM, error, records). The same code runs `scripts/run_notebooks.py`.
 * `chromium`: the browser binary for the real-browser tests (JupyterLab, the Q&A app); they skip without one,
@@ -29,6 +29,7 @@ import torch
 
 from scripts import run_notebooks, strip_notebooks
 from utils.assets.models import AssetMissingError, load_chat_model
+from utils.assets.packages import asset_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -118,6 +119,18 @@ def chat_model() -> tuple[Any, Any]:
 def tokenizer(chat_model: tuple[Any, Any]) -> Any:
     """SmolLM2-135M-Instruct's tokenizer (chat template, `<|im_end|>` as end and pad token)."""
     return chat_model[1]
+
+
+@pytest.fixture(scope="session")
+def encoder_tokenizer() -> Any:
+    """MiniLM's tokenizer (the course's sentence encoder), loaded once per test session; skips when not installed."""
+    from transformers import AutoTokenizer
+
+    try:
+        folder = asset_path("encoder")
+    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
+        pytest.skip(f"encoder not installed: {exc}")
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
 
 @pytest.fixture(scope="module")

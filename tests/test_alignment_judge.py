@@ -4,15 +4,14 @@ reads the course's classifier."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+from tiny_models import tiny_bert_config
+from transformers import BertForSequenceClassification
 
 from utils.alignment.judge import SentimentJudge, load_judge
-from utils.assets.packages import AssetMissingError, asset_path
 from utils.training.classification import predict_classes
 from utils.training.sentiment_classifier import SENTIMENT_RECIPE, sentiment_classifier_dir
 from utils.transformer.padding import encode_texts
@@ -21,23 +20,15 @@ TEXTS = ["A warm, witty film.", "Dull.", "An incoherent mess that wastes its act
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> Iterator[Any]:
-    try:
-        folder = asset_path("encoder")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"encoder not installed: {exc}")
-    yield AutoTokenizer.from_pretrained(folder, local_files_only=True)
+def tokenizer(encoder_tokenizer: Any) -> Any:
+    """This module's tokenizer is MiniLM's (conftest's `tokenizer` is the chat model's)."""
+    return encoder_tokenizer
 
 
 def tiny_classifier(tokenizer: Any, labels: tuple[str, ...] = ("negative", "positive")) -> Any:
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
+    config = tiny_bert_config(
+        tokenizer.vocab_size,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},

@@ -4,13 +4,13 @@ course reward model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
+from tiny_models import tiny_bert_config
+from transformers import BertModel
 
 from utils.alignment import reward
 from utils.alignment.reward import (
@@ -31,7 +31,6 @@ from utils.alignment.reward import (
     tokenize_preferences,
     train_reward_model,
 )
-from utils.assets.packages import AssetMissingError, asset_path
 
 # Not the course's data: short made-up reviews, some long enough to be cut at max_length.
 ROWS = [
@@ -52,26 +51,16 @@ PROMPTS = [r["prompt"] for r in ROWS]
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> Iterator[Any]:
-    try:
-        folder = asset_path("encoder")
-    except AssetMissingError as exc:  # pragma: no cover - the assets are installed by `make setup`
-        pytest.skip(f"encoder not installed: {exc}")
-    yield AutoTokenizer.from_pretrained(folder, local_files_only=True)
+def tokenizer(encoder_tokenizer: Any) -> Any:
+    """This module's tokenizer is MiniLM's (conftest's `tokenizer` is the chat model's)."""
+    return encoder_tokenizer
 
 
 def tiny_reward_model(tokenizer: Any, *, seed: int = 0, max_length: int = 20, with_prompt: bool = True) -> RewardModel:
     """A 2-layer, 16-d random BERT with MiniLM's vocabulary and a reward head, in eval mode, seeded."""
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
-    return RewardModel(BertModel(config), tokenizer, max_length=max_length, with_prompt=with_prompt).eval()
+    model = BertModel(tiny_bert_config(tokenizer.vocab_size))
+    return RewardModel(model, tokenizer, max_length=max_length, with_prompt=with_prompt).eval()
 
 
 def trl_trainer(model: RewardModel, rows: list[dict[str, str]], tmp_path: Any, **settings: Any) -> Any:
