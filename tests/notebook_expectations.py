@@ -545,6 +545,7 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "ppo_score_first_half": (-20.0, 20.0),
         "ppo_kl_last": (-10.0, 10.0),
         "ppo_clip_fraction_max": (0.0, 1.0),
+        "ppo_approx_kl_max": (0.0, None),
         "ppo_value_loss_first": (0.0, None),
         "negative_kl_token_share": (0.0, 1.0),
         "after_reward_mean": (-20.0, 20.0),

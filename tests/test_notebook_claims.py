@@ -46,7 +46,8 @@ def test_a_broken_claim_fails_the_full_mode_run() -> None:
     good = {"accuracy_after": 0.9, "accuracy_after_low": 0.85, "accuracy_before": 0.5, "val_loss_first": 0.7,
             "val_loss_last": 0.3, "trl_loss_difference": 0.0, "forward_max_diff": 0.0, "val_accuracy_after": 0.8,
             "val_accuracy_before": 0.5, "chosen_mean_reward": 1.0, "rejected_mean_reward": -1.0,
-            "longest_pair_tokens": 91, "judge_training_overlap": 74}  # fmt: skip
+            "longest_pair_tokens": 91, "judge_training_overlap": 74, "brilliant_repeated_best_share": 0.88,
+            "hacks_above_median_share": 1.0, "reward_spread_ratio": 33.0}  # fmt: skip
     result = _result(good)
     run_notebooks.check_full_mode_claims(result, notebook)
     assert result.ok, result.error
