@@ -16,14 +16,17 @@ from utils.training import instruction
 from utils.training.instruction import (
     INSTRUCTION_RECIPE,
     LORA_RECIPE,
+    REPLAY_INSTRUCTION,
     InstructionRecipe,
     SFTCollator,
     chat_messages,
     format_alpaca,
+    generate_responses,
     instruction_model_dir,
     instruction_model_info,
     instruction_rows,
     load_instruction_tuned,
+    replay_rows,
     save_instruction_model,
     sft_loss,
     tokenize_example,
@@ -144,6 +147,40 @@ def test_bad_template_and_empty_batch_are_refused(tokenizer: Any) -> None:
         tokenize_example(tokenizer, ROWS[0], template="vicuna")
     with pytest.raises(AssertionError, match="no response tokens"):
         sft_loss(tiny_llama(len(tokenizer)), SFTCollator(tokenizer, max_length=8)(ROWS))
+
+
+def test_loss_on_all_scores_every_real_token_and_bad_settings_are_refused(tokenizer: Any) -> None:
+    batch = SFTCollator(tokenizer, max_length=64)(ROWS)
+    every = SFTCollator(tokenizer, max_length=64, loss_on="all")(ROWS)
+    assert torch.equal(every["completion_mask"], batch["attention_mask"])
+    assert torch.equal(every["input_ids"], batch["input_ids"])
+    with pytest.raises(ValueError, match="loss_on"):
+        SFTCollator(tokenizer, loss_on="prompt")
+    with pytest.raises(ValueError, match="loss_on"):
+        InstructionRecipe(loss_on="prompt")
+    with pytest.raises(ValueError, match="n_replay"):
+        InstructionRecipe(n_replay=-1)
+
+
+def test_replay_rows_are_the_models_own_answers_to_passages(tokenizer: Any) -> None:
+    model = tiny_llama(len(tokenizer))
+    rows = replay_rows(model, tokenizer, 3, seed=1, max_new_tokens=4)
+    assert [r["task"] for r in rows] == ["replay"] * 3
+    assert all(r["instruction"] == REPLAY_INSTRUCTION and len(r["input"].split()) <= 41 for r in rows)
+    assert rows == replay_rows(model, tokenizer, 3, seed=1, max_new_tokens=4)  # the same rows every time
+    assert [r["output"] for r in rows] == generate_responses(model, tokenizer, rows, max_new_tokens=4)
+    with pytest.raises(ValueError, match="`n`"):
+        replay_rows(model, tokenizer, 0)
+
+
+def test_replay_recipe_trains_on_the_task_rows_plus_replay(tokenizer: Any) -> None:
+    recipe = replace(INSTRUCTION_RECIPE.smoke(), n_replay=2, batch_size=3)
+    seen = []
+    model, _, history = train_instruction_model(
+        recipe, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer, on_validate=lambda step, m: seen.append(step)
+    )
+    assert seen == [0, 1, 2] and len(history.train_loss) == recipe.steps
+    assert not model.is_activation_checkpointing  # switched off again after full fine-tuning
 
 
 def test_recipes_have_their_own_cache_folders() -> None:

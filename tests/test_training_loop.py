@@ -84,6 +84,29 @@ def test_custom_loss_fn_is_used() -> None:
     assert len(calls) == 3
 
 
+def test_on_validate_runs_at_each_validation_point_in_eval_mode_without_gradients() -> None:
+    model, loader = tiny_problem()
+    seen = []
+
+    def probe(step, m):
+        seen.append((step, m.training, torch.is_grad_enabled()))
+
+    train_model(
+        model,
+        loader,
+        loader,
+        steps=6,
+        lr=1e-3,
+        eval_every=2,
+        progress=False,
+        loss_fn=next_token_loss,
+        on_validate=probe,
+    )
+    assert seen == [(step, False, False) for step in (0, 2, 4, 6)]
+    with pytest.raises(TypeError, match="`on_validate`"):
+        train_model(model, loader, steps=1, lr=1e-3, loss_fn=next_token_loss, on_validate="probe")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "name"),
     [

@@ -6,13 +6,14 @@ is not cached. Taught in notebook 09; notebook 10 trains the same task with LoRA
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -23,7 +24,13 @@ from ..assets.artifacts import (
     read_pretrained_artifact,
     save_pretrained_artifact,
 )
-from ..assets.datasets import SENTIMENT_LABELS, load_package_summaries, load_rotten_tomatoes, load_wordnet_instructions
+from ..assets.datasets import (
+    SENTIMENT_LABELS,
+    load_austen_text,
+    load_package_summaries,
+    load_rotten_tomatoes,
+    load_wordnet_instructions,
+)
 from ..assets.models import load_chat_model
 from ..course.arguments import require_choice, require_type
 from ..course.seeding import set_seed
@@ -100,6 +107,34 @@ def instruction_rows(
     return [rows[i] for i in order]
 
 
+REPLAY_INSTRUCTION = "Continue this passage from a novel."
+REPLAY_NOVEL = "Emma"  # not the novel notebook 09's continued pretraining reads (Persuasion)
+
+
+def replay_rows(
+    model: nn.Module, tokenizer: Any, n: int, *, seed: int = 0, max_input_words: int = 40, max_new_tokens: int = 32
+) -> list[dict[str, str]]:
+    """`n` replay rows `{"instruction", "input", "output", "task": "replay"}`: the opening words of paragraphs of
+    Austen's *Emma* to continue, answered by `model` itself (greedy). Mixed into fine-tuning, they ask the tuned model
+    to keep answering a general request the way it did before: a remedy for forgetting that trains on neither the
+    new tasks nor the skill a forgetting probe measures."""
+    require_type("n", n, int)
+    if n < 1:
+        raise ValueError(f"`n` must be at least 1 replay row, got {n}.")
+    paragraphs = [p for p in load_austen_text([REPLAY_NOVEL]).split("\n\n") if len(p.split()) >= 2 * max_input_words]
+    if n > len(paragraphs):
+        raise ValueError(f"asked for {n} replay rows; {REPLAY_NOVEL} has {len(paragraphs)} long paragraphs.")
+    order = torch.randperm(len(paragraphs), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    rows = [
+        {"instruction": REPLAY_INSTRUCTION, "input": _first_words(" ".join(paragraphs[i].split()), max_input_words)}
+        for i in order
+    ]
+    for row in rows:
+        row["output"], row["task"] = "", "replay"
+    answers = generate_responses(model, tokenizer, rows, max_new_tokens=max_new_tokens)
+    return [{**row, "output": answer} for row, answer in zip(rows, answers, strict=True)]
+
+
 def user_message(row: Mapping[str, str]) -> str:
     """What the user says in the chat format: the instruction, then the input (if any) after a blank line."""
     return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
@@ -144,29 +179,49 @@ def tokenize_example(
     return {"input_ids": ids[:max_length], "completion_mask": mask[:max_length]}
 
 
+LOSS_ON = ("response", "all")
+
+
 class SFTCollator:
     """Turns a list of rows into a right-padded batch `{"input_ids", "attention_mask", "completion_mask"}`, ready
-    for `sft_loss`. Use it as a DataLoader's `collate_fn`."""
+    for `sft_loss`. Use it as a DataLoader's `collate_fn`. `loss_on="all"` marks every real token (prompt too) in
+    `completion_mask`, so that `sft_loss` scores the whole text: the unmasked variant notebook 09 compares."""
 
-    def __init__(self, tokenizer: Any, *, template: str = "chat", max_length: int = 256) -> None:
-        self.tokenizer, self.template, self.max_length = tokenizer, template, max_length
+    def __init__(
+        self, tokenizer: Any, *, template: str = "chat", max_length: int = 256, loss_on: str = "response"
+    ) -> None:
+        require_choice("loss_on", loss_on, LOSS_ON)
+        self.tokenizer, self.template, self.max_length, self.loss_on = tokenizer, template, max_length, loss_on
         self.pad_id = pad_id_of(tokenizer)
 
     def __call__(self, rows: Sequence[Mapping[str, str]]) -> dict[str, torch.Tensor]:
         examples = [
             tokenize_example(self.tokenizer, r, template=self.template, max_length=self.max_length) for r in rows
         ]
-        return pad_examples(examples, self.pad_id)
+        batch = pad_examples(examples, self.pad_id)
+        if self.loss_on == "all":
+            batch["completion_mask"] = batch["attention_mask"].clone()
+        return batch
 
 
 def sft_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """The supervised fine-tuning loss: the mean cross-entropy over the response tokens of the batch (prompt and
-    padding tokens count zero), and how many tokens it averages. A `loss_fn` for `train_model`."""
+    padding tokens count zero), and how many tokens it averages. A `loss_fn` for `train_model`.
+
+    For a transformers causal LM the output layer runs only on the scored positions (the hidden state before each
+    response token): the same number as scoring every position, without a `[batch, seq, vocabulary]` tensor of
+    logits and its gradient (with SmolLM2's 49k-word vocabulary, most of a step's activation memory)."""
     counted = batch["completion_mask"] * batch["attention_mask"]
     n_tokens = int(counted[:, 1:].sum())
     assert n_tokens > 0, "the batch has no response tokens to train on (every completion was cut by max_length?)"
-    log_probs = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted)
-    return -log_probs.total.sum() / n_tokens, n_tokens
+    decoder, head = getattr(model, "model", None), getattr(model, "lm_head", None)
+    if not isinstance(decoder, nn.Module) or not isinstance(head, nn.Module):  # e.g. the course's own GPT
+        log_probs = sequence_log_probs(model, batch["input_ids"], batch["attention_mask"], counted)
+        return -log_probs.total.sum() / n_tokens, n_tokens
+    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    keep = counted[:, 1:].bool()  # [B, T-1]: the hidden state at t - 1 predicts token t
+    logits = head(hidden[:, :-1][keep]).float()  # [n_tokens, V]
+    return F.cross_entropy(logits, batch["input_ids"][:, 1:][keep]), n_tokens
 
 
 @torch.no_grad()
@@ -208,7 +263,9 @@ class InstructionRecipe:
     method: str = "full"  # "full": every weight trains; "lora": low-rank adapters on `lora_targets` only
     n_wordnet: int = 112  # training rows per task: steps x batch_size rows in all, so each is seen once
     n_summaries: int = 48
-    n_sentiment: int = 0  # a share of another task mixed in (notebook 09's remedy for forgetting)
+    n_sentiment: int = 0  # a share of the sentiment task mixed in (instructions; the probe of 09 is few-shot)
+    n_replay: int = 0  # replay rows (`replay_rows`: the untuned model's own answers) mixed in, against forgetting
+    loss_on: str = "response"  # which tokens the loss scores: "response" (the default) or "all" (prompt too)
     n_val: int = 16  # held-out rows (same mix) for the validation loss
     max_input_words: int = 40
     max_length: int = 160
@@ -227,8 +284,8 @@ class InstructionRecipe:
             self,
             counts=("max_input_words", "lora_r"),
             positive=("lora_alpha",),
-            non_negative=("n_wordnet", "n_summaries", "n_sentiment", "n_val"),
-            choices={"method": ("full", "lora")},
+            non_negative=("n_wordnet", "n_summaries", "n_sentiment", "n_replay", "n_val"),
+            choices={"method": ("full", "lora"), "loss_on": LOSS_ON},
         )
 
     def smoke(self) -> InstructionRecipe:
@@ -238,6 +295,7 @@ class InstructionRecipe:
             n_wordnet=4,
             n_summaries=2,
             n_sentiment=min(self.n_sentiment, 2),
+            n_replay=min(self.n_replay, 2),
             n_val=2,
             max_length=128,
             batch_size=2,
@@ -282,31 +340,59 @@ def train_instruction_model(
     tokenizer: Any = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    on_validate: Callable[[int, nn.Module], None] | None = None,
 ) -> tuple[nn.Module, Any, TrainingHistory]:
     """Fine-tune SmolLM2 (or `model`, changed in place) on `recipe`'s instruction mix with `sft_loss` and
     `train_model`: returns `(model in eval mode, tokenizer, history)`. With method "lora" the adapters stay in the
-    model (merge them with `utils.training.lora.merge_lora`)."""
+    model (merge them with `utils.training.lora.merge_lora`). The validation loss (response tokens, whatever
+    `recipe.loss_on`) is measured 5 times; `on_validate(step, model)` runs at each of those points too, if given.
+    Full fine-tuning recomputes activations in the backward pass (gradient checkpointing): the same gradients,
+    about a third more compute, and a peak memory that fits a laptop."""
     require_type("recipe", recipe, InstructionRecipe)
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both `model` and `tokenizer`, or neither (then SmolLM2 is loaded).")
     if model is None:
         model, tokenizer = load_chat_model(device=device)
+    rows = recipe_rows(recipe, "train")
+    if recipe.n_replay:  # the untuned model's own answers, generated before it trains
+        replay = replay_rows(
+            model, tokenizer, recipe.n_replay, seed=recipe.seed, max_input_words=recipe.max_input_words
+        )
+        rows = rows + replay  # the loader shuffles
     generator = set_seed(recipe.seed)
     if recipe.method == "lora":
         add_lora(model, r=recipe.lora_r, alpha=recipe.lora_alpha, target_modules=recipe.lora_targets)
-    collate = SFTCollator(tokenizer, max_length=recipe.max_length)
     train_loader = DataLoader(
-        recipe_rows(recipe, "train"),
+        rows,
         batch_size=recipe.batch_size,
         shuffle=True,
-        collate_fn=collate,
+        collate_fn=SFTCollator(tokenizer, max_length=recipe.max_length, loss_on=recipe.loss_on),
         generator=generator,
     )
+    collate = SFTCollator(tokenizer, max_length=recipe.max_length)
     val_loader = DataLoader(recipe_rows(recipe, "test"), batch_size=recipe.batch_size, collate_fn=collate)
     every = max(1, recipe.steps // 4)
-    history = train_with_recipe(
-        model, train_loader, val_loader, sft_loss, recipe, eval_every=every, device=device, progress=progress
-    )
+    checkpointing = recipe.method == "full" and callable(getattr(model, "activation_checkpointing_enable", None))
+    use_cache = getattr(model.config, "use_cache", None)
+    if checkpointing:  # transformers' name for gradient checkpointing; a key/value cache is of no use in training
+        model.activation_checkpointing_enable({"use_reentrant": False})
+        model.config.use_cache = False
+    try:
+        history = train_with_recipe(
+            model,
+            train_loader,
+            val_loader,
+            sft_loss,
+            recipe,
+            eval_every=every,
+            device=device,
+            progress=progress,
+            on_validate=on_validate,
+        )
+    finally:
+        if checkpointing:
+            model.activation_checkpointing_disable()
+            model.config.use_cache = use_cache
     return model.eval(), tokenizer, history
 
 

@@ -139,15 +139,20 @@ def train_model(
     eval_batches: int = 20,
     device: str | torch.device | None = None,
     progress: bool = True,
+    on_validate: Callable[[int, nn.Module], None] | None = None,
 ) -> TrainingHistory:
     """Train `model` for `steps` AdamW steps (linear warm-up, cosine decay, gradient clipping), cycling through
     `train_loader`; `loss_fn(model, batch) -> (mean loss, n_items)`. Only parameters with `requires_grad` are
     trained; weight decay skips biases and norms (1-D parameters). The validation loss (`evaluate`, at most
-    `eval_batches` batches) is measured at step 0, every `eval_every` steps and at the end."""
+    `eval_batches` batches) is measured at step 0, every `eval_every` steps and at the end; at each of those
+    points `on_validate(step, model)` runs too, if given (in eval mode, without gradients: e.g. a probe of another
+    skill, for a curve over training)."""
     if not callable(loss_fn):
         raise TypeError(
             f"`loss_fn` must be a function (model, batch) -> (loss, n_items), not {type(loss_fn).__name__}."
         )
+    if on_validate is not None and not callable(on_validate):
+        raise TypeError(f"`on_validate` must be a function (step, model) -> None, not {type(on_validate).__name__}.")
     for name, value in (("steps", steps), ("eval_every", eval_every), ("eval_batches", eval_batches)):
         require_range(name, value, low=1)
     require_range("warmup_steps", warmup_steps, low=0, high=steps)
@@ -169,6 +174,12 @@ def train_model(
         if val_loader is not None:
             history.val_step.append(step)
             history.val_loss.append(evaluate(model, val_loader, loss_fn, eval_batches))
+        if on_validate is not None:
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                on_validate(step, model)
+            model.train(was_training)
 
     validate(0)
     model.train()
@@ -216,6 +227,7 @@ def train_with_recipe(
     eval_batches: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    on_validate: Callable[[int, nn.Module], None] | None = None,
 ) -> TrainingHistory:
     """`train_model` with the schedule a recipe dataclass holds (`steps`, `lr`, `warmup_steps` capped at `steps`,
     `weight_decay`; see `require_training_recipe`), scoring `eval_batches` validation batches (None: all of them)
@@ -235,4 +247,5 @@ def train_with_recipe(
         eval_batches=eval_batches,
         device=device,
         progress=progress,
+        on_validate=on_validate,
     )
