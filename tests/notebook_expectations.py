@@ -328,7 +328,17 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
     # Fine-tuning for classification: majority / prompt baselines, metrics vs sklearn, linear probe on frozen
     # MiniLM embeddings, full fine-tuning of MiniLM with a new head, all on the same test snippets.
     "08-fine-tuning-for-classification": {
-        "probe_vs_sklearn_accuracy_gap": (0.0, 0.2),  # same problem, two optimisers
+        "probe_vs_sklearn_accuracy_gap": (0.0, 0.1),  # same problem and penalty, two optimisers
+        "probe_vs_sklearn_agreement": (0.8, 1.0),
+        "probe_vs_sklearn_weight_cosine": (0.9, 1.0),
+        "train_step_max_diff": (0.0, 1e-6),  # the step written out is train_model's
+        "gpt_head_vs_transformers_max_diff": (0.0, 1e-4),  # the last-token head is AutoModelForSequenceClassification's
+        # the film leak is a property of the data, whatever the mode: 0.720 vs 0.578 on the whole splits
+        "test_movies_in_train_split": (1.0, 1.0),
+        "movie_majority_accuracy_whole_split": greater_than("majority_accuracy_whole_split", 0.1),
+        "movie_majority_accuracy": (0.0, 1.0),
+        "probe_gain_first_doublings": (-1.0, 1.0),
+        "probe_gain_last_doublings": (-1.0, 1.0),
         "finetune_val_loss_start": (0.3, 1.5),  # about ln 2 = 0.69 with an untrained head
         "finetune_val_loss_end": (0.0, 1.5),  # 16 validation snippets in smoke mode: too few to require a fall
         "finetune_train_loss_first_quarter": (0.3, 1.5),
@@ -368,6 +378,13 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "sft_loss_vs_trl": (0.0, 1e-4),
         "sft_val_loss_end": less_than("sft_val_loss_start"),  # even two steps learn the answers' format
         "forgetting": Rule("inside its own interval", lambda v, r: r["forgetting_low"] <= v <= r["forgetting_high"]),
+        "response_loss_vs_utils": (0.0, 1e-4),  # the loss written in the notebook is utils' sft_loss
+        "masking_gain": Rule(
+            "inside its own interval", lambda v, r: r["masking_gain_low"] <= v <= r["masking_gain_high"]
+        ),
+        "replay_vs_plain": Rule(
+            "inside its own interval", lambda v, r: r["replay_vs_plain_low"] <= v <= r["replay_vs_plain_high"]
+        ),
         "rouge_l_gain": Rule("after - before", lambda v, r: abs(v - (r["rouge_l_after"] - r["rouge_l_before"])) < 1e-9),
         "austen_ppl_after": less_than("austen_ppl_before"),  # one step on Austen already helps on Austen
     },
@@ -375,6 +392,7 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
     # soft prompts, a rank sweep, two adapters switched on one base model.
     "10-lora-and-peft": {
         "peft_max_abs_diff": (0.0, 1e-5),  # the same weights give the same function
+        "utils_max_abs_diff": (0.0, 1e-5),  # the LoRALinear written in the notebook = utils' add_lora
         "lora_trainable": Rule("== peft_trainable", lambda v, r: v == r["peft_trainable"]),
         "lora_trainable_share": (0.0, 0.02),  # r = 8 on q, k, v, o: 0.69%
         "lora_step_seconds": less_than("full_step_seconds"),
@@ -391,6 +409,16 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         "merge_max_abs_diff": (0.0, 5e-4),  # float32 rounding of W x + B A x vs (W + B A) x
         "peft_merge_max_abs_diff": (0.0, 5e-4),
         "merge_vs_peft_merge_max_abs_diff": (0.0, 1e-5),
+        "merge_vs_utils_merge_max_abs_diff": (0.0, 1e-5),
+        "soft_vs_utils_max_abs_diff": (0.0, 1e-5),  # the soft-prompt forward written in the notebook
+        "soft_vs_peft_max_abs_diff": (0.0, 1e-4),
+        "rslora_scaling_r16": equals(4.0),  # alpha / sqrt(r) = 16 / 4
+        "peft_rslora_scaling_r16": equals(4.0),
+        # section 8: ranks holding 90% of the energy of the full fine-tune's update, within the matrices' sizes
+        "delta_rank90_q_median": (1, 576),
+        "delta_rank90_v_median": (1, 192),
+        "delta_share_r8_q_mean": (0.0, 1.0),
+        "random_share_r8_q": (0.0, 0.2),  # a random 576 x 576 matrix: rank 8 keeps a few percent
         "soft_trainable": equals(16 * 576),  # 16 virtual tokens x SmolLM2's 576-d embeddings
         "peft_soft_trainable": Rule("== soft_trainable", lambda v, r: v == r["soft_trainable"]),
         "soft_val_loss_end": less_than("soft_val_loss_start"),
@@ -401,6 +429,8 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         ),
         "sweep_loss_r1": less_than("sweep_base_loss"),
         "sweep_loss_r4": less_than("sweep_base_loss"),
+        "sweep_rslora_loss_r4": less_than("sweep_base_loss"),  # the rank sweep under alpha / sqrt(r)
+        "sweep_spread_rslora": (0.0, None),
         "loss_definition_adapter_on_definition": all_of(
             less_than("sweep_base_loss"),
             Rule("== sweep_loss_r4 (same adapter)", lambda v, r: abs(v - r["sweep_loss_r4"]) < 1e-4),
@@ -463,9 +493,33 @@ EXPECTATIONS: dict[str, dict[str, Expectation]] = {
         ),
         # occupations stereotyped as female are likelier after "woman" than the male-stereotyped ones
         "bias_gap_female_stereotyped": greater_than("bias_gap_male_stereotyped"),
-        "stereotype_gap_low": all_of(between(0.0, None), less_than("stereotype_gap", -1e-9)),
+        # a t-interval over the 3 smoke templates: it holds the mean (its sign is a full-mode claim)
+        "stereotype_gap_low": less_than("stereotype_gap", -1e-9),
         "stereotype_gap_high": greater_than("stereotype_gap", -1e-9),
+        "stereotype_n_templates": equals(3),
+        "stereotype_gap_permutation_p": (0.0, 1.0),
         "negated_template_accuracy": less_than("template_accuracy"),  # the embedding probe misses negation
+        # BLEU is case-sensitive: the paraphrase writes "computer", the reference "Computer"
+        "paraphrase_sentence_bleu_lowercase": greater_than("paraphrase_sentence_bleu"),
+        # question 0 scored by hand = multiple_choice_accuracy = transformers' loss with the question masked
+        "mc_hand_max_diff": (0.0, 1e-4),
+        "mc_hand_vs_transformers_diff": (0.0, 1e-4),
+        "mc_letter_smollm2": (0.0, 1.0),
+        "mc_letter_smollm2_low": Rule(
+            "<= mc_letter_smollm2 <= mc_letter_smollm2_high",
+            lambda v, r: v <= r["mc_letter_smollm2"] <= r["mc_letter_smollm2_high"],
+        ),
+        "mc_letter_minus_choice": (-1.0, 1.0),
+        # the data files are the same in both modes: only the asked words are disjoint
+        "wordnet_shared_words": equals(0),
+        "wordnet_synonym_rows_naming_test_word": equals(67),
+        "wordnet_test_definitions_in_train": equals(4),
+        "judge_kappa": (-1.0, 1.0),
+        "judge_consistent_accuracy": Rule(
+            "None (no consistent pair) or in [0, 1]", lambda v, r: v is None or 0 <= v <= 1
+        ),
+        "duel_pairs": equals(1),
+        "duel_consistency": (0.0, 1.0),
         "notebook_seconds": (0.0, 90.0),
     },
     # Reward models (filled by notebook 12's author).
