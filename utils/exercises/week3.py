@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..assets.models import load_chat_model
 from ..course.grading import as_number, check_answer, check_function, exercise
 from ..evaluation.classification_metrics import classification_metrics
 from ..evaluation.likelihood import wilson_interval
@@ -215,9 +216,7 @@ def _alpaca_not_cut(tokenizer: Any, row: Mapping[str, str], max_length: int) -> 
 
 
 def _alpaca_context() -> dict[str, Any]:
-    from ..assets.models import load_chat_model  # SmolLM2's tokenizer: built only when a test asks
-
-    return {"tokenizer": load_chat_model()[1]}
+    return {"tokenizer": load_chat_model()[1]}  # SmolLM2's tokenizer: loaded only when a test asks
 
 
 @exercise(
